@@ -1,0 +1,132 @@
+"""Clean layer: one day of raw events deduplicated, validated, bot-filtered and joined to the
+catalogue. The rules are in sql/stage_cleaned_events.sql and sql/insert_cleaned_events.sql;
+every raw row of the day ends in clean.events or in clean.events_quarantine with a reason.
+"""
+
+
+from collections import Counter
+from datetime import datetime, timezone
+
+import dagster as dg
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+from profiling_assets import sql
+from profiling_assets.metadata import counts_table, preview
+from profiling_assets.partitions import daily_backfill_policy, daily_partitions
+from profiling_assets.resources import ensure_schema
+
+
+class CleaningConfig(dg.Config):
+    """Thresholds of the cleaning rules (editable in the launchpad)."""
+
+    bot_events_per_day: int = 1000
+    """A user with at least this many events in one UTC day is treated as a bot."""
+    bot_events_per_minute: int = 60
+    """...or with at least this many events within one clock minute."""
+    price_outlier_factor: float = 10.0
+    """A price above factor x or below 1/factor x the catalogue price is replaced by it."""
+    max_price: float = 100_000.0
+    """Prices of products without a catalogue price are clamped to this."""
+    max_quantity: int = 1_000
+    """Quantities above this are clamped (and flagged)."""
+
+
+def clean_day(con: duckdb.DuckDBPyConnection, day: str, config: CleaningConfig,
+              now: datetime | None = None) -> dict[str, Counter]:
+    """Replace one day of the clean layer from raw.events, atomically; returns counts per rule."""
+    now = now or datetime.now(timezone.utc)
+    ensure_schema(con)
+    con.begin()
+    try:
+        sql.run(con, "delete_cleaned_events_partition", day=day)
+        sql.run(con, "stage_cleaned_events", day=day, now=now,
+                bot_events_per_day=config.bot_events_per_day,
+                bot_events_per_minute=config.bot_events_per_minute)
+        sql.run(con, "insert_cleaned_events", day=day, now=now,
+                price_outlier_factor=config.price_outlier_factor,
+                max_price=config.max_price, max_quantity=config.max_quantity)
+        counts: dict[str, Counter] = {}
+        for kind, name, n in sql.query(con, "summarize_cleaned_events", day=day):
+            counts.setdefault(kind, Counter())[name] += n
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    finally:
+        con.execute("DROP TABLE IF EXISTS day_events")
+    return counts
+
+
+def _checks(con: duckdb.DuckDBPyConnection, days: list[str]) -> list[dg.AssetCheckResult]:
+    dup, null_users, future, raw_rows, clean_rows, quarantined = sql.query(
+        con, "check_cleaned_events", first_day=days[0], last_day=days[-1])[0]
+    return [
+        dg.AssetCheckResult(check_name="unique_event_id", passed=dup == 0,
+                            metadata={"duplicate_event_ids": dup}),
+        dg.AssetCheckResult(check_name="user_id_not_null", passed=null_users == 0,
+                            metadata={"null_user_ids": null_users}),
+        dg.AssetCheckResult(check_name="no_future_timestamps", passed=future == 0,
+                            metadata={"future_timestamps": future}),
+        dg.AssetCheckResult(
+            check_name="rows_reconcile", passed=raw_rows == clean_rows + quarantined,
+            metadata={"raw_rows": raw_rows, "clean_rows": clean_rows, "quarantined_rows": quarantined},
+        ),
+    ]
+
+
+@dg.asset(
+    deps=["raw_events", "raw_products"],
+    partitions_def=daily_partitions,
+    backfill_policy=daily_backfill_policy,
+    group_name="clean",
+    kinds={"duckdb", "sql"},
+    pool="duckdb",
+    check_specs=[
+        dg.AssetCheckSpec("unique_event_id", asset="cleaned_events",
+                          description="No event_id appears twice in clean.events for the day."),
+        dg.AssetCheckSpec("user_id_not_null", asset="cleaned_events",
+                          description="Every clean event has a user_id."),
+        dg.AssetCheckSpec("no_future_timestamps", asset="cleaned_events",
+                          description="No clean event is stamped later than the time it was cleaned."),
+        dg.AssetCheckSpec("rows_reconcile", asset="cleaned_events",
+                          description="raw rows of the day = clean rows + quarantined rows."),
+    ],
+)
+def cleaned_events(context: dg.AssetExecutionContext, config: CleaningConfig,
+                   warehouse: DuckDBResource):
+    """clean.events for one UTC day: duplicates removed (exact copies, then repeated event_ids),
+    future-dated, wrong-day, negative-price, bad-quantity/rating and bot events quarantined
+    (clean.events_quarantine, with reason), outlier prices replaced or clamped and flagged,
+    timestamps in UTC, joined to the product catalogue."""
+    days = list(context.partition_keys)
+    totals: dict[str, Counter] = {}
+    with warehouse.get_connection() as con:
+        for day in days:
+            counts = clean_day(con, day, config)
+            for kind, c in counts.items():
+                totals.setdefault(kind, Counter()).update(c)
+            outcome = counts.get("outcome", Counter())
+            context.log.info(
+                f"{day}: {outcome.get('clean', 0):,} clean, "
+                f"{sum(outcome.values()) - outcome.get('clean', 0):,} quarantined"
+            )
+        outcome = totals.get("outcome", Counter())
+        quarantined = {k: v for k, v in outcome.items() if k != "clean"}
+        flags = {f"{kind}:{name}": n for kind in ("price_flag", "quantity_flag")
+                 for name, n in totals.get(kind, Counter()).items()}
+        yield dg.MaterializeResult(metadata={
+            "dagster/row_count": outcome.get("clean", 0),
+            "raw_rows": sum(outcome.values()),
+            "quarantined": sum(quarantined.values()),
+            "quarantined_by_reason": counts_table(quarantined) if quarantined else "none",
+            "flagged": counts_table(flags, key="flag") if flags else "none",
+            "events_not_in_catalog": totals.get("not_in_catalog", Counter()).get("events", 0),
+            "bot_users": con.execute(
+                "SELECT count(*) FROM clean.bot_users WHERE event_date BETWEEN ? AND ?",
+                [days[0], days[-1]]).fetchone()[0],
+            "preview": preview(
+                con, "SELECT * EXCLUDE (cleaned_at, source_file) FROM clean.events WHERE event_date = ? LIMIT 5",
+                [days[-1]]),
+        })
+        yield from _checks(con, days)

@@ -1,0 +1,347 @@
+"""Raw layer: landing files in, every line accounted for.
+
+``raw_events`` reads one day's landing folder. Each line becomes a typed row of
+``raw.events`` or a verbatim row of ``raw.events_rejected`` with the reason, and
+``raw.ingest_files`` records how many lines each file had, so that the counts can be
+reconciled independently. ``raw_users`` and ``raw_products`` load the snapshot files.
+"""
+
+
+import gzip
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pyarrow as pa
+from dagster_duckdb import DuckDBResource
+
+from profiling_assets import settings, sql
+from profiling_assets.metadata import counts_table, markdown_table, preview
+from profiling_assets.partitions import daily_backfill_policy, daily_partitions
+from profiling_assets.resources import ensure_schema
+
+log = logging.getLogger(__name__)
+
+# Suffix -> reader. Longest suffixes first so that ".jsonl.gz" is not taken for ".gz".
+EVENT_FORMATS: dict[str, str] = {
+    ".jsonl.gz": "jsonl",
+    ".ndjson.gz": "jsonl",
+    ".json.gz": "jsonl",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv.gz": "csv",
+    ".csv": "csv",
+    ".parquet": "parquet",
+}
+# Bounded memory per file: lines are handed to DuckDB in blocks of about this many bytes.
+CHUNK_BYTES = 64 * 1024 * 1024
+
+
+class NoLandingFilesError(Exception):
+    """A day was asked for whose landing folder holds no event files."""
+
+
+def file_format(path: Path) -> str | None:
+    name = path.name.lower()
+    for suffix, fmt in EVENT_FORMATS.items():
+        if name.endswith(suffix):
+            return fmt
+    return None
+
+
+def landing_files(folder: Path) -> tuple[list[tuple[Path, str]], list[Path]]:
+    """Supported event files in a folder (sorted by name) and the files that were ignored."""
+    if not folder.is_dir():
+        return [], []
+    supported, ignored = [], []
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        if path.name.startswith("."):
+            continue  # editor and OS droppings (.DS_Store, partial uploads)
+        fmt = file_format(path)
+        if fmt:
+            supported.append((path, fmt))
+        else:
+            ignored.append(path)
+    return supported, ignored
+
+
+def _lines_table(data: bytes, first_line_no: int) -> pa.Table:
+    """An Arrow table (line_no, line) over ``data``, which ends with a newline; zero-copy."""
+    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    offsets = np.concatenate([[0], newlines + 1]).astype(np.int64)
+    lines = pa.LargeStringArray.from_buffers(len(newlines), pa.py_buffer(offsets), pa.py_buffer(data))
+    try:
+        lines.validate(full=True)
+    except pa.ArrowInvalid:
+        # Not UTF-8: keep every line, with undecodable bytes shown as U+FFFD.
+        return _lines_table(data.decode("utf-8", errors="replace").encode("utf-8"), first_line_no)
+    line_no = np.arange(first_line_no, first_line_no + len(newlines), dtype=np.int64)
+    return pa.table({"line_no": line_no, "line": lines})
+
+
+def iter_line_blocks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pa.Table]:
+    """Physical lines of a (possibly gzipped) text file as Arrow tables of about chunk_bytes."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    next_line_no = 1
+    carry = b""
+    with opener(path, "rb") as handle:
+        while True:
+            block = handle.read(chunk_bytes)
+            if not block:
+                break
+            data = carry + block
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                carry = data
+                continue
+            carry = data[cut + 1 :]
+            table = _lines_table(data[: cut + 1], next_line_no)
+            next_line_no += table.num_rows
+            yield table
+    if carry:  # last line without a trailing newline
+        yield _lines_table(carry + b"\n", next_line_no)
+
+
+@dataclass
+class FileReport:
+    source_file: str
+    file_format: str
+    lines_read: int = 0
+    accepted: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+
+
+def _load_staged(con: duckdb.DuckDBPyConnection, report: FileReport, day: str, loaded_at: datetime) -> None:
+    """Type the current ``staged`` relation and write it to raw.events / raw.events_rejected."""
+    sql.run(con, "type_staged_events")
+    for outcome, n in sql.query(con, "summarize_typed_events"):
+        report.lines_read += n
+        if outcome == "accepted":
+            report.accepted += n
+        else:
+            report.rejected[outcome] += n
+    sql.run(con, "insert_raw_events", day=day, source_file=report.source_file, loaded_at=loaded_at)
+
+
+def load_events_file(
+    con: duckdb.DuckDBPyConnection, path: Path, fmt: str, day: str, loaded_at: datetime,
+    progress: Callable[[str], None] | None = None,
+) -> FileReport:
+    """Load one landing file into the raw tables (inside the caller's transaction)."""
+    started = time.perf_counter()
+    report = FileReport(source_file=str(path), file_format=fmt)
+    if fmt == "jsonl":
+        for block in iter_line_blocks(path):
+            con.register("lines", block)
+            sql.run(con, "stage_jsonl_lines")
+            _load_staged(con, report, day, loaded_at)
+            con.unregister("lines")
+            if progress:
+                progress(f"{path.name}: {report.lines_read:,} lines")
+    else:
+        sql.run(con, f"stage_{fmt}_file", path=str(path))
+        _load_staged(con, report, day, loaded_at)
+    con.execute(
+        "INSERT INTO raw.ingest_files VALUES (?, ?, ?, ?, ?, ?)",
+        [day, report.source_file, fmt, path.stat().st_size, report.lines_read, loaded_at],
+    )
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+@dataclass
+class DayReport:
+    day: str
+    folder: Path
+    files: list[FileReport]
+    ignored: list[Path]
+
+    @property
+    def lines_read(self) -> int:
+        return sum(f.lines_read for f in self.files)
+
+    @property
+    def accepted(self) -> int:
+        return sum(f.accepted for f in self.files)
+
+    @property
+    def rejected_by_reason(self) -> Counter:
+        return sum((f.rejected for f in self.files), Counter())
+
+
+def ingest_day(
+    con: duckdb.DuckDBPyConnection, day: str, data_dir: Path,
+    progress: Callable[[str], None] | None = None,
+) -> DayReport:
+    """Replace one day of the raw layer with the contents of its landing folder, atomically."""
+    folder = settings.events_landing_dir(day, data_dir)
+    files, ignored = landing_files(folder)
+    if not files:
+        found = f" (it holds only unsupported files: {[p.name for p in ignored]})" if ignored else ""
+        raise NoLandingFilesError(
+            f"No landing files for {day}: looked in {folder}{found}. Expected event files named "
+            f"*{', *'.join(EVENT_FORMATS)} in that folder."
+        )
+    loaded_at = datetime.now(timezone.utc)
+    ensure_schema(con)
+    con.begin()
+    try:
+        sql.run(con, "delete_raw_events_partition", day=day)
+        reports = [load_events_file(con, path, fmt, day, loaded_at, progress) for path, fmt in files]
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    return DayReport(day=day, folder=folder, files=reports, ignored=ignored)
+
+
+def _day_metadata(con: duckdb.DuckDBPyConnection, reports: list[DayReport]) -> dict:
+    files = [f for r in reports for f in r.files]
+    lines = sum(r.lines_read for r in reports)
+    accepted = sum(r.accepted for r in reports)
+    rejected = sum((r.rejected_by_reason for r in reports), Counter())
+    seconds = sum(f.seconds for f in files)
+    last = reports[-1].day
+    meta = {
+        "dagster/row_count": accepted,
+        "lines_read": lines,
+        "accepted": accepted,
+        "rejected": sum(rejected.values()),
+        "rejected_by_reason": counts_table(dict(rejected)) if rejected else "none",
+        "files": dg.MetadataValue.md(markdown_table(
+            ["day", "file", "format", "lines", "accepted", "rejected", "seconds"],
+            [(r.day, Path(f.source_file).name, f.file_format, f.lines_read, f.accepted,
+              sum(f.rejected.values()), round(f.seconds, 2)) for r in reports for f in r.files],
+        )),
+        "lines_per_second": round(lines / seconds) if seconds else 0,
+        "preview": preview(con, "SELECT * EXCLUDE (loaded_at) FROM raw.events WHERE partition_date = ? LIMIT 5", [last]),
+    }
+    ignored = [str(p) for r in reports for p in r.ignored]
+    if ignored:
+        meta["ignored_files"] = dg.MetadataValue.json(ignored)
+    return meta
+
+
+def _reconciliation_check(con: duckdb.DuckDBPyConnection, days: list[str]) -> dg.AssetCheckResult:
+    rows = sql.query(con, "reconcile_raw_events", first_day=days[0], last_day=days[-1])
+    mismatched = [r for r in rows if r[2] != r[3] + r[4]]
+    return dg.AssetCheckResult(
+        check_name="lines_reconcile",
+        passed=not mismatched,
+        metadata={
+            "files_checked": len(rows),
+            "mismatched_files": dg.MetadataValue.md(markdown_table(
+                ["day", "file", "lines_read", "accepted", "rejected"], mismatched)) if mismatched else "none",
+        },
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=daily_backfill_policy,
+    group_name="ingest",
+    kinds={"duckdb", "python"},
+    pool="duckdb",
+    check_specs=[dg.AssetCheckSpec(
+        "lines_reconcile", asset="raw_events",
+        description="For every landing file of the day: lines read = accepted + rejected.",
+    )],
+)
+def raw_events(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
+    """Every line of a day's landing files (JSONL, JSONL.gz, CSV, Parquet under
+    landing/events/dt=YYYY-MM-DD/) as a typed row of raw.events or, refused with a reason,
+    a verbatim row of raw.events_rejected. Re-running a day replaces exactly that day."""
+    days = list(context.partition_keys)
+    data_dir = settings.data_dir()
+    reports = []
+    with warehouse.get_connection() as con:
+        for day in days:
+            report = ingest_day(con, day, data_dir, progress=context.log.debug)
+            context.log.info(
+                f"{day}: {report.lines_read:,} lines from {len(report.files)} file(s): "
+                f"{report.accepted:,} accepted, {sum(report.rejected_by_reason.values()):,} rejected"
+            )
+            for path in report.ignored:
+                context.log.warning(f"{day}: ignored unsupported file {path}")
+            reports.append(report)
+        yield dg.MaterializeResult(metadata=_day_metadata(con, reports))
+        yield _reconciliation_check(con, days)
+
+
+def _snapshot_files(kind: str) -> tuple[list[Path], list[Path]]:
+    folder = settings.landing_dir() / kind
+    if not folder.is_dir():
+        return [], []
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    return [p for p in files if p.name.lower().endswith((".csv", ".csv.gz"))], [
+        p for p in files if not p.name.lower().endswith((".csv", ".csv.gz"))
+    ]
+
+
+def load_snapshot(con: duckdb.DuckDBPyConnection, kind: str, files: list[Path]) -> dict:
+    """Replace raw.<kind> with the snapshot files; returns rows loaded and rejected by reason."""
+    ensure_schema(con)
+    loaded_at = datetime.now(timezone.utc)
+    con.begin()
+    try:
+        if files:
+            sql.run(con, f"load_raw_{kind}", paths=[str(p) for p in files], loaded_at=loaded_at)
+        else:
+            con.execute(f"DELETE FROM raw.{kind}")
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    rows = con.execute(f"SELECT count(*) FROM raw.{kind}").fetchone()[0]
+    rejected = dict(con.execute(
+        "SELECT reason, count(*) FROM raw.snapshot_rejected WHERE table_name = ? GROUP BY ALL", [kind]
+    ).fetchall())
+    return {"rows": rows, "rejected": rejected}
+
+
+def _snapshot_asset(kind: str, id_column: str, description: str):
+    @dg.asset(name=f"raw_{kind}", group_name="ingest", kinds={"duckdb"}, pool="duckdb",
+              description=description)
+    def _asset(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+        files, ignored = _snapshot_files(kind)
+        for path in ignored:
+            context.log.warning(f"ignored unsupported {kind} file {path} (CSV expected)")
+        if not files:
+            context.log.warning(
+                f"no {kind} files in {settings.landing_dir() / kind}: raw.{kind} is empty and "
+                f"downstream {kind} attributes will be missing"
+            )
+        with warehouse.get_connection() as con:
+            result = load_snapshot(con, kind, files)
+            return dg.MaterializeResult(metadata={
+                "dagster/row_count": result["rows"],
+                "source_files": dg.MetadataValue.json([str(p) for p in files]),
+                "rejected_by_reason": counts_table(result["rejected"]) if result["rejected"] else "none",
+                "missing_source": not files,
+                "preview": preview(con, f"SELECT * EXCLUDE (loaded_at) FROM raw.{kind} ORDER BY {id_column} LIMIT 5")
+                if kind == "products" else preview(
+                    con, "SELECT user_id, signup_date, age, gender, city FROM raw.users ORDER BY user_id LIMIT 5"),
+            })
+
+    return _asset
+
+
+raw_users = _snapshot_asset(
+    "users", "user_id",
+    "Registration snapshot from landing/users/*.csv (latest row per user_id). The only table "
+    "holding PII (email, phone); nothing downstream selects those columns.",
+)
+raw_products = _snapshot_asset(
+    "products", "product_id",
+    "Product catalogue snapshot from landing/products/*.csv (latest row per product_id): "
+    "title, description, category, brand, list price.",
+)

@@ -1,0 +1,32 @@
+"""Small helpers that turn warehouse rows into Dagster metadata a reader of the UI can use."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+import duckdb
+
+
+def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 60) -> str:
+    def cell(value: Any) -> str:
+        text = "" if value is None else str(value)
+        text = text.replace("|", "\\|").replace("\n", " ")
+        return text if len(text) <= max_width else text[: max_width - 1] + "…"
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def preview(con: duckdb.DuckDBPyConnection, statement: str, params: Sequence[Any] = ()) -> dg.MetadataValue:
+    """A markdown preview of a short query's result (the statement carries its own LIMIT)."""
+    cursor = con.execute(statement, list(params))
+    columns = [d[0] for d in cursor.description]
+    return dg.MetadataValue.md(markdown_table(columns, cursor.fetchall()))
+
+
+def counts_table(counts: Mapping[str, int], key: str = "reason", value: str = "rows") -> dg.MetadataValue:
+    rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return dg.MetadataValue.md(markdown_table([key, value], rows))

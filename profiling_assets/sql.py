@@ -1,0 +1,39 @@
+"""Load and run the SQL files in ``sql/``: assets name a file, never inline a statement."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+_PARAM = re.compile(r"\$([A-Za-z_]\w*)")
+_COMMENT = re.compile(r"--[^\n]*")
+
+
+@cache
+def statements(name: str) -> tuple[str, ...]:
+    """The statements of ``sql/<name>.sql``, split on semicolons that end a line."""
+    text = (SQL_DIR / f"{name}.sql").read_text()
+    parts = re.split(r";\s*(?:\n|$)", text)
+    return tuple(p.strip() for p in parts if _COMMENT.sub("", p).strip())
+
+
+def run(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> duckdb.DuckDBPyConnection:
+    """Execute every statement of a SQL file, passing each only the ``$params`` it names."""
+    result = con
+    for stmt in statements(name):
+        wanted = set(_PARAM.findall(_COMMENT.sub("", stmt)))
+        missing = wanted - params.keys()
+        if missing:
+            raise KeyError(f"sql/{name}.sql needs parameters {sorted(missing)}")
+        result = con.execute(stmt, {k: params[k] for k in wanted} if wanted else None)
+    return result
+
+
+def query(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> list[tuple]:
+    """Run a single-statement SQL file and return its rows."""
+    return run(con, name, **params).fetchall()

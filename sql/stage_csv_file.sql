@@ -1,0 +1,31 @@
+-- CSV landing file with a header row. Records DuckDB's reader cannot split into the header's
+-- columns go to its rejects table and are staged as 'malformed_csv' with their physical line.
+-- Accepted records are numbered by their order among readable records (header excluded).
+DROP TABLE IF EXISTS csv_reject_errors;
+DROP TABLE IF EXISTS csv_reject_scans;
+CREATE OR REPLACE TEMP TABLE staged AS
+WITH records AS (
+    SELECT * FROM read_csv($path, all_varchar = true, header = true, quote = '"', escape = '"',
+                           store_rejects = true, rejects_table = 'csv_reject_errors',
+                           rejects_scan = 'csv_reject_scans')
+), src AS (
+    SELECT * FROM (
+        SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS ts,
+               NULL::VARCHAR AS user_id, NULL::VARCHAR AS session_id, NULL::VARCHAR AS event_type,
+               NULL::VARCHAR AS product_id, NULL::VARCHAR AS price, NULL::VARCHAR AS quantity,
+               NULL::VARCHAR AS query, NULL::VARCHAR AS review_text, NULL::VARCHAR AS rating,
+               NULL::VARCHAR AS device
+        WHERE false
+    )
+    UNION ALL BY NAME
+    SELECT * FROM records
+)
+SELECT row_number() OVER () AS line_no, to_json(src)::VARCHAR AS raw_line,
+       NULL::VARCHAR AS parse_error,
+       event_id, ts, user_id, session_id, event_type, product_id,
+       price, quantity, query, review_text, rating, device
+FROM src;
+INSERT INTO staged
+SELECT DISTINCT line, csv_line, 'malformed_csv',
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM csv_reject_errors;

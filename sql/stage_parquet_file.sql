@@ -1,0 +1,23 @@
+-- Parquet landing file: typed columns are read as text and validated like any other line;
+-- a rejected row keeps its content as JSON. Missing optional columns become NULL.
+CREATE OR REPLACE TEMP TABLE staged AS
+WITH src AS (
+    SELECT * FROM (
+        SELECT NULL::BIGINT AS file_row_number, NULL::VARCHAR AS event_id, NULL::VARCHAR AS ts,
+               NULL::VARCHAR AS user_id, NULL::VARCHAR AS session_id, NULL::VARCHAR AS event_type,
+               NULL::VARCHAR AS product_id, NULL::VARCHAR AS price, NULL::VARCHAR AS quantity,
+               NULL::VARCHAR AS query, NULL::VARCHAR AS review_text, NULL::VARCHAR AS rating,
+               NULL::VARCHAR AS device
+        WHERE false
+    )
+    UNION ALL BY NAME
+    SELECT * FROM read_parquet($path, file_row_number = true)
+)
+SELECT file_row_number + 1 AS line_no, to_json(src)::VARCHAR AS raw_line,
+       NULL::VARCHAR AS parse_error,
+       event_id::VARCHAR AS event_id, ts::VARCHAR AS ts, user_id::VARCHAR AS user_id,
+       session_id::VARCHAR AS session_id, event_type::VARCHAR AS event_type,
+       product_id::VARCHAR AS product_id, price::VARCHAR AS price,
+       quantity::VARCHAR AS quantity, query::VARCHAR AS query,
+       review_text::VARCHAR AS review_text, rating::VARCHAR AS rating, device::VARCHAR AS device
+FROM src;
