@@ -14,7 +14,7 @@ from dagster_duckdb import DuckDBResource
 from profiling_assets import sql
 from profiling_assets.metadata import counts_table, preview
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
-from profiling_assets.resources import ensure_schema
+from profiling_assets.resources import prepare_connection
 
 
 class CleaningConfig(dg.Config):
@@ -36,7 +36,7 @@ def clean_day(con: duckdb.DuckDBPyConnection, day: str, config: CleaningConfig,
               now: datetime | None = None) -> dict[str, Counter]:
     """Replace one day of the clean layer from raw.events, atomically; returns counts per rule."""
     now = now or datetime.now(timezone.utc)
-    ensure_schema(con)
+    prepare_connection(con)
     con.begin()
     try:
         sql.run(con, "delete_cleaned_events_partition", day=day)

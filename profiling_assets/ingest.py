@@ -25,7 +25,7 @@ from dagster_duckdb import DuckDBResource
 from profiling_assets import settings, sql
 from profiling_assets.metadata import counts_table, markdown_table, preview
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
-from profiling_assets.resources import ensure_schema
+from profiling_assets.resources import prepare_connection
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def ingest_day(
             f"*{', *'.join(EVENT_FORMATS)} in that folder."
         )
     loaded_at = datetime.now(timezone.utc)
-    ensure_schema(con)
+    prepare_connection(con)
     con.begin()
     try:
         sql.run(con, "delete_raw_events_partition", day=day)
@@ -289,7 +289,7 @@ def _snapshot_files(kind: str) -> tuple[list[Path], list[Path]]:
 
 def load_snapshot(con: duckdb.DuckDBPyConnection, kind: str, files: list[Path]) -> dict:
     """Replace raw.<kind> with the snapshot files; returns rows loaded and rejected by reason."""
-    ensure_schema(con)
+    prepare_connection(con)
     loaded_at = datetime.now(timezone.utc)
     con.begin()
     try:

@@ -1,7 +1,7 @@
 """The warehouse resource: one DuckDB file, connections taken briefly, always in UTC."""
 
-from __future__ import annotations
-
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -10,22 +10,34 @@ from dagster_duckdb import DuckDBResource
 from profiling_assets import settings, sql
 
 # Tables every layer may touch; creating them is idempotent and cheap, so each writer
-# ensures them instead of relying on a separate migration step.
+# prepares its connection instead of relying on a separate migration step.
 SCHEMA_FILES = ("create_raw_tables", "create_clean_tables")
 
 
-def warehouse_resource(path: Path | None = None) -> DuckDBResource:
-    target = path or settings.warehouse_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return DuckDBResource(database=str(target))
-
-
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create missing tables and pin the session to UTC (day boundaries are UTC days).
+def prepare_connection(con: duckdb.DuckDBPyConnection) -> None:
+    """Pin the session to UTC (day boundaries are UTC days), cap DuckDB's memory and create
+    missing tables.
 
     The zone is set here rather than in the connection config because a config-time
     TimeZone needs the ICU extension before DuckDB has loaded its built-in copy.
     """
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET memory_limit = ?", [settings.duckdb_memory_limit()])
     for name in SCHEMA_FILES:
         sql.run(con, name)
+
+
+class WarehouseResource(DuckDBResource):
+    """dagster-duckdb's resource, with the warehouse folder created on first use and every
+    connection prepared (UTC, memory cap, tables)."""
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        with super().get_connection() as con:
+            prepare_connection(con)
+            yield con
+
+
+def warehouse_resource(path: Path | None = None) -> WarehouseResource:
+    return WarehouseResource(database=str(path or settings.warehouse_path()))

@@ -33,6 +33,12 @@ def start_date() -> str:
     return value
 
 
+def duckdb_memory_limit() -> str:
+    """DuckDB's memory cap for pipeline connections (``PROFILING_DUCKDB_MEMORY``, default 3GB);
+    beyond it DuckDB spills to disk instead of growing."""
+    return os.environ.get("PROFILING_DUCKDB_MEMORY", "3GB")
+
+
 def landing_dir(root: Path | None = None) -> Path:
     return (root or data_dir()) / "landing"
 

@@ -1,0 +1,46 @@
+# Entry points for a fresh machine: `make demo` and `make test` set everything up themselves.
+SHELL := /bin/bash
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export TF_CPP_MIN_LOG_LEVEL := 3
+
+.PHONY: setup demo test test-all ui bench lint clean
+
+# uv itself comes from PyPI into a private folder; the environment is built from uv.lock.
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --extra dev
+	touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml
+
+demo: setup
+	$(VENV)/bin/profiling-assets demo
+
+test: setup
+	$(VENV)/bin/pytest
+
+test-all: setup
+	$(VENV)/bin/pytest -m "slow or not slow"
+
+ui: setup
+	$(VENV)/bin/dagster dev -w workspace.yaml
+
+bench: setup
+	$(VENV)/bin/python bench/ingest.py
+
+lint: setup
+	$(VENV)/bin/ruff check profiling_assets tests bench
+
+clean:
+	rm -rf data .dagster_home

@@ -1,0 +1,144 @@
+"""``profiling-assets``: generate demo data, import exports, materialize days, summarize."""
+
+import argparse
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from profiling_assets import settings, sql
+
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _days_on_disk(data_dir: Path) -> list[str]:
+    root = data_dir / "landing" / "events"
+    if not root.is_dir():
+        return []
+    return sorted(p.name.removeprefix("dt=") for p in root.glob("dt=*") if p.is_dir())
+
+
+def materialize_days(first: str, last: str, *, snapshots: bool = True) -> None:
+    """Materialize the snapshot assets, then every daily asset for first..last, in process,
+    recording the runs in the Dagster instance (DAGSTER_HOME) so that the UI shows them."""
+    import dagster as dg
+
+    from profiling_assets.definitions import defs
+
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    if snapshots:
+        _run_job(defs, "snapshots", instance, tags={})
+    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    _run_job(defs, "daily_assets", instance, tags=tags)
+
+
+def _run_job(defs, name: str, instance, tags: dict) -> None:
+    started = time.perf_counter()
+    print(f"  running {name} {tags.get('dagster/asset_partition_range_start', '')}"
+          f"{'..' + tags['dagster/asset_partition_range_end'] if tags else ''}", flush=True)
+    result = defs.resolve_job_def(name).execute_in_process(
+        instance=instance, tags=tags, run_config=QUIET_LOGS, raise_on_error=False)
+    if not result.success:
+        failures = [e for e in result.all_events if e.is_step_failure]
+        for event in failures:
+            err = event.step_failure_data.error
+            print(f"  step {event.step_key} failed: {err.message.strip() if err else 'unknown error'}",
+                  file=sys.stderr)
+        raise SystemExit(f"{name} failed (run {result.run_id})")
+    failed_checks = [
+        f"{e.asset_check_evaluation_data.asset_key.to_user_string()}:{e.asset_check_evaluation_data.check_name}"
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
+    ]
+    for check in failed_checks:
+        print(f"  check failed: {check}", file=sys.stderr)
+    print(f"  {name} done in {time.perf_counter() - started:.1f}s", flush=True)
+
+
+def print_summary(warehouse: Path) -> None:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = sql.query(con, "demo_summary")
+    header = ("day", "lines", "accepted", "rejected", "clean", "quarantined", "users", "purchases")
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    for row in (header, *rows):
+        print("  " + "  ".join(str(v).rjust(w) for v, w in zip(row, widths)))
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from profiling_assets import synthetic
+
+    data_dir = settings.data_dir()
+    days = _days_on_disk(data_dir)
+    if args.regenerate or not days:
+        print(f"Generating demo data into {data_dir} ...", flush=True)
+        synthetic.generate(data_dir, users=args.users, products=args.products, days=args.days,
+                           start=date.fromisoformat(args.start), seed=args.seed,
+                           progress=lambda msg: print("  " + msg, flush=True))
+        days = _days_on_disk(data_dir)
+    else:
+        print(f"Using the demo data already in {data_dir} ({len(days)} days; --regenerate to rebuild)")
+    print(f"Materializing {days[0]}..{days[-1]} into {settings.warehouse_path()} ...", flush=True)
+    materialize_days(days[0], days[-1])
+    print("\nWarehouse summary:")
+    print_summary(settings.warehouse_path())
+    print("\nOpen the UI with `make ui` (dagster dev on http://127.0.0.1:3000) to browse the asset "
+          "graph, partitions, checks and run history.")
+
+
+def cmd_materialize(args: argparse.Namespace) -> None:
+    days = _days_on_disk(settings.data_dir())
+    first = args.start or (days[0] if days else None)
+    last = args.end or (days[-1] if days else None)
+    if not first or not last:
+        raise SystemExit(f"no landing days under {settings.data_dir() / 'landing' / 'events'}; "
+                         "give --start and --end")
+    materialize_days(first, last, snapshots=not args.skip_snapshots)
+    print_summary(settings.warehouse_path())
+
+
+def cmd_summary(args: argparse.Namespace) -> None:
+    path = settings.warehouse_path()
+    if not path.exists():
+        raise SystemExit(f"no warehouse at {path}: run `profiling-assets demo` first")
+    print_summary(path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from profiling_assets import importer, synthetic
+
+    parser = argparse.ArgumentParser(prog="profiling-assets", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    synthetic.register_cli(sub)
+    importer.register_cli(sub)
+
+    demo = sub.add_parser("demo", help="generate demo data (if absent) and materialize every day")
+    demo.add_argument("--users", type=int, default=2000)
+    demo.add_argument("--products", type=int, default=300)
+    demo.add_argument("--days", type=int, default=14)
+    demo.add_argument("--start", default=settings.DEFAULT_START_DATE)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--regenerate", action="store_true", help="rebuild the demo data first")
+    demo.set_defaults(func=cmd_demo)
+
+    mat = sub.add_parser("materialize", help="materialize every daily asset for a range of days")
+    mat.add_argument("--start", help="first day (default: first landing day)")
+    mat.add_argument("--end", help="last day (default: last landing day)")
+    mat.add_argument("--skip-snapshots", action="store_true", help="do not reload users/products")
+    mat.set_defaults(func=cmd_materialize)
+
+    summary = sub.add_parser("summary", help="per-day counts from the warehouse")
+    summary.set_defaults(func=cmd_summary)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
