@@ -73,9 +73,17 @@ def landing_files(folder: Path) -> tuple[list[tuple[Path, str]], list[Path]]:
     return supported, ignored
 
 
+def _newline_positions(data: bytes, window: int = 1 << 18) -> np.ndarray:
+    """Offsets of every b"\\n"; in cache-sized windows, which is several times faster than
+    one flatnonzero over a whole block."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    found = [np.flatnonzero(buf[i : i + window] == 10) + i for i in range(0, len(buf), window)]
+    return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+
+
 def _lines_table(data: bytes, first_line_no: int) -> pa.Table:
     """An Arrow table (line_no, line) over ``data``, which ends with a newline; zero-copy."""
-    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    newlines = _newline_positions(data)
     offsets = np.concatenate([[0], newlines + 1]).astype(np.int64)
     lines = pa.LargeStringArray.from_buffers(len(newlines), pa.py_buffer(offsets), pa.py_buffer(data))
     try:

@@ -7,8 +7,6 @@
 CREATE OR REPLACE TEMP TABLE day_events AS
 WITH src AS (
     SELECT *,
-        hash(ts, user_id, session_id, event_type, product_id, price, quantity, query,
-             review_text, rating, device) AS content_hash,
         CASE
             WHEN ts > $now::TIMESTAMPTZ + INTERVAL 10 MINUTE THEN 'future_timestamp'
             WHEN event_date <> $day THEN 'wrong_day'
@@ -19,22 +17,30 @@ WITH src AS (
         END AS rule_reason
     FROM raw.events
     WHERE partition_date = $day
-), exact AS (
-    SELECT *,
-        row_number() OVER (PARTITION BY rule_reason IS NULL, event_id, content_hash
-                           ORDER BY source_file, line_no) AS copy_no
-    FROM src
-), by_id AS (
-    SELECT *,
-        row_number() OVER (PARTITION BY rule_reason IS NULL AND copy_no = 1, event_id
-                           ORDER BY ts, source_file, line_no) AS id_no
-    FROM exact
+), dup_ids AS (
+    -- ranking only the few rows whose id repeats is much cheaper than windows over the day
+    SELECT event_id FROM src WHERE rule_reason IS NULL GROUP BY event_id HAVING count(*) > 1
+), copies AS (
+    SELECT source_file, line_no, event_id, ts,
+        row_number() OVER (
+            PARTITION BY event_id, hash(ts, user_id, session_id, event_type, product_id, price,
+                                        quantity, query, review_text, rating, device)
+            ORDER BY source_file, line_no) AS copy_no
+    FROM src SEMI JOIN dup_ids USING (event_id)
+    WHERE rule_reason IS NULL
+), firsts AS (
+    SELECT source_file, line_no,
+        row_number() OVER (PARTITION BY event_id ORDER BY ts, source_file, line_no) AS id_no
+    FROM copies
+    WHERE copy_no = 1
+), dup_reasons AS (
+    SELECT source_file, line_no, 'exact_duplicate' AS dup_reason FROM copies WHERE copy_no > 1
+    UNION ALL
+    SELECT source_file, line_no, 'duplicate_event_id' FROM firsts WHERE id_no > 1
 ), deduped AS (
-    SELECT *,
-        coalesce(rule_reason,
-                 CASE WHEN copy_no > 1 THEN 'exact_duplicate'
-                      WHEN id_no > 1 THEN 'duplicate_event_id' END) AS pre_bot_reason
-    FROM by_id
+    SELECT s.*, coalesce(s.rule_reason, d.dup_reason) AS pre_bot_reason
+    FROM src s
+    LEFT JOIN dup_reasons d USING (source_file, line_no)
 ), per_minute AS (
     SELECT user_id, date_trunc('minute', ts) AS minute, count(*) AS n
     FROM deduped
@@ -49,7 +55,7 @@ WITH src AS (
     SELECT product_id, category, brand, title, price AS catalog_price FROM raw.products
 )
 SELECT
-    d.* EXCLUDE (content_hash, rule_reason, copy_no, id_no, pre_bot_reason),
+    d.* EXCLUDE (rule_reason, pre_bot_reason),
     coalesce(d.pre_bot_reason, CASE WHEN b.user_id IS NOT NULL THEN 'bot' END) AS reason,
     b.events AS bot_events,
     b.max_events_per_minute AS bot_max_events_per_minute,
