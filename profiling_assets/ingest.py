@@ -43,6 +43,7 @@ EVENT_FORMATS: dict[str, str] = {
 }
 # Bounded memory per file: lines are handed to DuckDB in blocks of about this many bytes.
 CHUNK_BYTES = 64 * 1024 * 1024
+BATCH_ROWS = 32_768
 
 
 class NoLandingFilesError(Exception):
@@ -92,7 +93,9 @@ def _lines_table(data: bytes, first_line_no: int) -> pa.Table:
         # Not UTF-8: keep every line, with undecodable bytes shown as U+FFFD.
         return _lines_table(data.decode("utf-8", errors="replace").encode("utf-8"), first_line_no)
     line_no = np.arange(first_line_no, first_line_no + len(newlines), dtype=np.int64)
-    return pa.table({"line_no": line_no, "line": lines})
+    table = pa.table({"line_no": line_no, "line": lines})
+    # Several record batches let DuckDB parse them on all cores; one batch is one thread.
+    return pa.Table.from_batches(table.to_batches(max_chunksize=BATCH_ROWS))
 
 
 def iter_line_blocks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pa.Table]:
