@@ -5,7 +5,7 @@ every raw row of the day ends in clean.events or in clean.events_quarantine with
 
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import duckdb
@@ -35,7 +35,7 @@ class CleaningConfig(dg.Config):
 def clean_day(con: duckdb.DuckDBPyConnection, day: str, config: CleaningConfig,
               now: datetime | None = None) -> dict[str, Counter]:
     """Replace one day of the clean layer from raw.events, atomically; returns counts per rule."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     prepare_connection(con)
     con.begin()
     try:

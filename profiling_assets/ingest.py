@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -202,7 +202,7 @@ def ingest_day(
             f"No landing files for {day}: looked in {folder}{found}. Expected event files named "
             f"*{', *'.join(EVENT_FORMATS)} in that folder."
         )
-    loaded_at = datetime.now(timezone.utc)
+    loaded_at = datetime.now(UTC)
     prepare_connection(con)
     con.begin()
     try:
@@ -301,7 +301,7 @@ def _snapshot_files(kind: str) -> tuple[list[Path], list[Path]]:
 def load_snapshot(con: duckdb.DuckDBPyConnection, kind: str, files: list[Path]) -> dict:
     """Replace raw.<kind> with the snapshot files; returns rows loaded and rejected by reason."""
     prepare_connection(con)
-    loaded_at = datetime.now(timezone.utc)
+    loaded_at = datetime.now(UTC)
     con.begin()
     try:
         if files:

@@ -154,7 +154,7 @@ class DirtRates:
 
     def scaled(self, factor: float) -> DirtRates:
         rates = {k: v * factor for k, v in asdict(self).items() if k != "bot_users"}
-        return replace(self, **rates, bot_users=int(round(self.bot_users * factor)))
+        return replace(self, **rates, bot_users=round(self.bot_users * factor))
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -255,7 +255,7 @@ def _expected_events_per_session(a: Archetype) -> float:
 def _poisson(rng: random.Random, lam: float) -> int:
     # Knuth's method is fine for the small means used here; a normal approximation above 30.
     if lam > 30:
-        return max(0, int(round(rng.gauss(lam, math.sqrt(lam)))))
+        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
     limit, k, p = math.exp(-lam), 0, 1.0
     while True:
         p *= rng.random()
@@ -284,8 +284,8 @@ def _format_ts(rng: random.Random, instant: datetime) -> str:
 class _DayWriter:
     """Writes one day's events in the chosen format and counts what it wrote."""
 
-    COLUMNS = ["event_id", "ts", "user_id", "session_id", "event_type", "product_id", "price", "quantity",
-               "query", "review_text", "rating", "device"]
+    COLUMNS = ("event_id", "ts", "user_id", "session_id", "event_type", "product_id", "price", "quantity",
+               "query", "review_text", "rating", "device")
 
     def __init__(self, path: Path, fmt: str):
         self.fmt = fmt
@@ -296,11 +296,11 @@ class _DayWriter:
         self.path = path
         if fmt == "jsonl.gz":
             # mtime=0 and no stored name keep the bytes identical across runs
-            self._raw = open(path, "wb")
+            self._raw = open(path, "wb")  # noqa: SIM115 (closed in close())
             self._gzip = gzip.GzipFile(filename="", mode="wb", compresslevel=1, fileobj=self._raw, mtime=0)
             self._handle = io.TextIOWrapper(self._gzip, encoding="utf-8", newline="\n")
         elif fmt in ("jsonl", "csv"):
-            self._handle = open(path, "w", encoding="utf-8", newline="")
+            self._handle = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
         if fmt == "csv":
             self._csv = csv.writer(self._handle, lineterminator="\n")
             self._csv.writerow(self.COLUMNS)

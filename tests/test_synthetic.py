@@ -6,7 +6,7 @@ import gzip
 import hashlib
 import json
 from collections import Counter
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -36,7 +36,7 @@ def read_day(root: Path, day: str) -> list[str]:
 
 
 def parse_ts(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def synthetic_types() -> set[str]:
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
-    kwargs = dict(users=80, products=40, days=2, start=START)
+    kwargs = {"users": 80, "products": 40, "days": 2, "start": START}
     synthetic.generate(tmp_path / "a", seed=5, **kwargs)
     synthetic.generate(tmp_path / "b", seed=5, **kwargs)
     synthetic.generate(tmp_path / "c", seed=6, **kwargs)
@@ -77,7 +77,7 @@ def test_summary_counts_equal_what_the_files_hold(demo):
         lines = read_day(root, day["date"])
         found: Counter = Counter()
         seen = set()
-        day_start = datetime.fromisoformat(day["date"]).replace(tzinfo=timezone.utc)
+        day_start = datetime.fromisoformat(day["date"]).replace(tzinfo=UTC)
         for line in lines:
             try:
                 event = json.loads(line)
