@@ -116,6 +116,7 @@ def cleaned_events(context: dg.AssetExecutionContext, config: CleaningConfig,
         flags = {f"{kind}:{name}": n for kind in ("price_flag", "quantity_flag")
                  for name, n in totals.get(kind, Counter()).items()}
         yield dg.MaterializeResult(metadata={
+            "days": days[0] if len(days) == 1 else f"{days[0]}..{days[-1]} ({len(days)} days)",
             "dagster/row_count": outcome.get("clean", 0),
             "raw_rows": sum(outcome.values()),
             "quarantined": sum(quarantined.values()),

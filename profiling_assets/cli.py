@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -30,17 +30,19 @@ def materialize_days(first: str, last: str, *, snapshots: bool = True) -> None:
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     if snapshots:
-        _run_job(defs, "snapshots", instance, tags={})
-    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
-    _run_job(defs, "daily_assets", instance, tags=tags)
+        _run_job(defs, "snapshots", instance)
+    # One run per day, as the daily schedule does, so that each partition's metadata and
+    # checks in the UI describe that day alone.
+    day, end = date.fromisoformat(first), date.fromisoformat(last)
+    while day <= end:
+        _run_job(defs, "daily_assets", instance, partition_key=day.isoformat())
+        day += timedelta(days=1)
 
 
-def _run_job(defs, name: str, instance, tags: dict) -> None:
+def _run_job(defs, name: str, instance, partition_key: str | None = None) -> None:
     started = time.perf_counter()
-    print(f"  running {name} {tags.get('dagster/asset_partition_range_start', '')}"
-          f"{'..' + tags['dagster/asset_partition_range_end'] if tags else ''}", flush=True)
     result = defs.resolve_job_def(name).execute_in_process(
-        instance=instance, tags=tags, run_config=QUIET_LOGS, raise_on_error=False)
+        instance=instance, partition_key=partition_key, run_config=QUIET_LOGS, raise_on_error=False)
     if not result.success:
         failures = [e for e in result.all_events if e.is_step_failure]
         for event in failures:
@@ -55,7 +57,7 @@ def _run_job(defs, name: str, instance, tags: dict) -> None:
     ]
     for check in failed_checks:
         print(f"  check failed: {check}", file=sys.stderr)
-    print(f"  {name} done in {time.perf_counter() - started:.1f}s", flush=True)
+    print(f"  {name} {partition_key or ''} done in {time.perf_counter() - started:.1f}s", flush=True)
 
 
 def print_summary(warehouse: Path) -> None:

@@ -223,6 +223,7 @@ def _day_metadata(con: duckdb.DuckDBPyConnection, reports: list[DayReport]) -> d
     seconds = sum(f.seconds for f in files)
     last = reports[-1].day
     meta = {
+        "days": reports[0].day if len(reports) == 1 else f"{reports[0].day}..{last} ({len(reports)} days)",
         "dagster/row_count": accepted,
         "lines_read": lines,
         "accepted": accepted,

@@ -1,0 +1,799 @@
+"""``profiling-assets import``: map an export from another system onto the raw event contract.
+
+Order-line exports (the "Online Retail" datasets and the like) are read in chunks, each row
+is mapped with a YAML mapping (see docs/importing.md) and written to the daily landing
+folders as ``landing/events/dt=YYYY-MM-DD/import-<stem>.jsonl.gz``. Rows that cannot be
+mapped go to ``landing/rejects/<stem>.rejects.csv`` with a reason, so that
+rows read = rows mapped + rows rejected. An optional product table is derived from the
+mapped rows. Re-importing the same file replaces its earlier output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import gzip
+import os
+import re
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import yaml
+
+CONTRACT_FIELDS = ("event_id", "ts", "user_id", "session_id", "event_type", "product_id",
+                   "price", "quantity", "query", "review_text", "rating", "device")
+REQUIRED_FIELDS = ("event_id", "ts", "user_id", "event_type")
+EVENT_TYPES = frozenset({"view", "cart", "purchase", "search", "review", "return"})
+# Event types whose rows describe goods changing hands: they need a price and a quantity.
+PRICED_TYPES = ["purchase", "cart", "return"]
+PRODUCT_COLUMNS = ("product_id", "title", "description", "category", "brand", "price")
+ROW_PLACEHOLDER = "row"
+INT_MAX = 2**31 - 1
+
+TOP_KEYS = ("source", "fields", "returns", "exclude", "products")
+SOURCE_KEYS = ("format", "delimiter", "encoding", "encoding_errors", "decimal")
+SPEC_KEYS = ("column", "constant", "template", "strip", "normalize_id", "case", "prefix", "values")
+TS_KEYS = ("format", "timezone")
+RETURNS_KEYS = ("negative_quantity", "cancel_column", "cancel_prefix")
+EXCLUDE_KEYS = ("product_ids", "product_pattern", "zero_price")
+
+# A time of day followed by a zone designator: such values are converted, not localized.
+# The time part is required so that a date such as 2010-12-01 is not read as "zone -01".
+_ZONED = r"\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:[zZ]|UTC|GMT|[+-]\d\d(?::?\d\d)?)$"
+_FLOAT_ID = r"^([+-]?\d+)\.0*$"
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+
+
+class MappingError(ValueError):
+    """The mapping file is invalid or does not fit the export it is applied to."""
+
+
+class ImportFailed(RuntimeError):
+    """The export could not be read; nothing was written."""
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+@dataclass
+class FieldSpec:
+    """Where one output value comes from and how its text is normalised."""
+
+    where: str  # mapping key, for error messages
+    column: str | None = None
+    constant: str | None = None
+    template: str | None = None
+    strip: bool = True
+    normalize_id: bool = False
+    case: str | None = None
+    prefix: str = ""
+    values: dict[str, str] = field(default_factory=dict)
+    ts_format: str | None = None
+    timezone: str | None = None
+
+    def columns(self) -> list[str]:
+        if self.column is not None:
+            return [self.column]
+        if self.template is not None:
+            return [n for n in _PLACEHOLDER.findall(self.template) if n != ROW_PLACEHOLDER]
+        return []
+
+
+@dataclass
+class Mapping:
+    path: Path
+    fmt: str | None = None
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    encoding_errors: str = "strict"
+    decimal: str = "."
+    fields: dict[str, FieldSpec] = field(default_factory=dict)
+    negative_quantity_is_return: bool = True
+    cancel_column: str | None = None
+    cancel_prefix: str = "C"
+    exclude_ids: frozenset[str] = frozenset()
+    exclude_pattern: re.Pattern | None = None
+    reject_zero_price: bool = True
+    products: dict[str, FieldSpec | None] | None = None
+
+    def referenced_columns(self) -> list[tuple[str, str]]:
+        """(mapping key, column) for every source column the mapping reads."""
+        refs = [(spec.where, c) for spec in self.fields.values() for c in spec.columns()]
+        if self.cancel_column:
+            refs.append(("returns.cancel_column", self.cancel_column))
+        for spec in (self.products or {}).values():
+            if spec is not None:
+                refs.extend((spec.where, c) for c in spec.columns())
+        return refs
+
+
+def _fail(mapping_path: Path, where: str, message: str) -> MappingError:
+    return MappingError(f"{mapping_path}: {where}: {message}")
+
+
+def _check_keys(mapping_path: Path, where: str, value: Any, allowed: tuple[str, ...]) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _fail(mapping_path, where, f"expected a mapping of keys, got {value!r}")
+    for key in value:
+        if key not in allowed:
+            hint = difflib.get_close_matches(str(key), allowed, n=1)
+            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise _fail(mapping_path, f"{where}.{key}" if where else str(key),
+                        f"unknown key{suggestion}; allowed here: {', '.join(allowed)}")
+    return value
+
+
+def _scalar_text(mapping_path: Path, where: str, value: Any) -> str:
+    # YAML 1.1 reads unquoted yes/no/on/off as booleans: a stock code "NO" must be quoted.
+    if isinstance(value, bool):
+        raise _fail(mapping_path, where, f"{value!r} was read as a boolean; quote it")
+    if not isinstance(value, (str, int, float)):
+        raise _fail(mapping_path, where, f"expected text or a number, got {value!r}")
+    return str(value)
+
+
+def _bool(mapping_path: Path, where: str, value: Any, default: bool) -> bool:
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise _fail(mapping_path, where, f"expected true or false, got {value!r}")
+    return value
+
+
+def _parse_spec(mapping_path: Path, where: str, raw: Any, *, is_ts: bool = False) -> FieldSpec | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):  # shorthand: the name of a source column
+        raw = {"column": raw}
+    allowed = SPEC_KEYS + TS_KEYS if is_ts else SPEC_KEYS
+    raw = _check_keys(mapping_path, where, raw, allowed)
+    sources = [k for k in ("column", "constant", "template") if k in raw]
+    if len(sources) != 1:
+        raise _fail(mapping_path, where, "give exactly one of column, constant or template")
+    spec = FieldSpec(where=where)
+    if "column" in raw:
+        spec.column = _scalar_text(mapping_path, f"{where}.column", raw["column"])
+    elif "template" in raw:
+        spec.template = _scalar_text(mapping_path, f"{where}.template", raw["template"])
+        if not _PLACEHOLDER.search(spec.template):
+            raise _fail(mapping_path, f"{where}.template",
+                        "a template needs at least one {column} or {row} placeholder")
+    elif raw["constant"] is not None:
+        spec.constant = _scalar_text(mapping_path, f"{where}.constant", raw["constant"])
+    spec.strip = _bool(mapping_path, f"{where}.strip", raw.get("strip"), True)
+    spec.normalize_id = _bool(mapping_path, f"{where}.normalize_id", raw.get("normalize_id"), False)
+    if raw.get("case") not in (None, "upper", "lower"):
+        raise _fail(mapping_path, f"{where}.case", f"use upper or lower, not {raw['case']!r}")
+    spec.case = raw.get("case")
+    if raw.get("prefix") is not None:
+        spec.prefix = _scalar_text(mapping_path, f"{where}.prefix", raw["prefix"])
+    values = raw.get("values") or {}
+    if not isinstance(values, dict):
+        raise _fail(mapping_path, f"{where}.values", "expected a mapping of source value: output value")
+    spec.values = {_scalar_text(mapping_path, f"{where}.values", k):
+                   _scalar_text(mapping_path, f"{where}.values.{k}", v) for k, v in values.items()}
+    if is_ts:
+        fmt = raw.get("format")
+        spec.ts_format = None if fmt in (None, "iso") else _scalar_text(mapping_path, f"{where}.format", fmt)
+        if raw.get("timezone") is not None:
+            spec.timezone = _scalar_text(mapping_path, f"{where}.timezone", raw["timezone"])
+            try:
+                ZoneInfo(spec.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise _fail(mapping_path, f"{where}.timezone",
+                            f"unknown time zone {spec.timezone!r} (use an IANA name such as "
+                            "Europe/London or UTC)") from None
+    return spec
+
+
+def load_mapping(path: Path) -> Mapping:
+    """Read and validate a mapping file; raises MappingError with the offending key."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise MappingError(f"cannot read mapping {path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise MappingError(f"{path}: not valid YAML: {exc}") from None
+    raw = _check_keys(path, "", raw, TOP_KEYS)
+    m = Mapping(path=path)
+
+    source = _check_keys(path, "source", raw.get("source"), SOURCE_KEYS)
+    if source.get("format") not in (None, "csv", "parquet"):
+        raise _fail(path, "source.format", f"use csv or parquet, not {source['format']!r}")
+    m.fmt = source.get("format")
+    for key in ("delimiter", "encoding", "encoding_errors", "decimal"):
+        if source.get(key) is not None:
+            setattr(m, key, _scalar_text(path, f"source.{key}", source[key]))
+    if len(m.delimiter) != 1 or len(m.decimal) != 1:
+        raise _fail(path, "source", "delimiter and decimal must be single characters")
+
+    fields = _check_keys(path, "fields", raw.get("fields"), CONTRACT_FIELDS)
+    for name in REQUIRED_FIELDS:
+        if fields.get(name) is None:
+            raise _fail(path, f"fields.{name}", "is required (a column, constant or template)")
+    for name, value in fields.items():
+        spec = _parse_spec(path, f"fields.{name}", value, is_ts=name == "ts")
+        if spec is not None:
+            m.fields[name] = spec
+    if m.fields["ts"].constant is not None:
+        raise _fail(path, "fields.ts", "a timestamp must come from a column")
+
+    returns = _check_keys(path, "returns", raw.get("returns"), RETURNS_KEYS)
+    m.negative_quantity_is_return = _bool(path, "returns.negative_quantity",
+                                          returns.get("negative_quantity"), True)
+    if returns.get("cancel_column") is not None:
+        m.cancel_column = _scalar_text(path, "returns.cancel_column", returns["cancel_column"])
+    if returns.get("cancel_prefix") is not None:
+        m.cancel_prefix = _scalar_text(path, "returns.cancel_prefix", returns["cancel_prefix"])
+        if not m.cancel_prefix:
+            raise _fail(path, "returns.cancel_prefix", "must not be empty")
+
+    exclude = _check_keys(path, "exclude", raw.get("exclude"), EXCLUDE_KEYS)
+    ids = exclude.get("product_ids") or []
+    if not isinstance(ids, list):
+        raise _fail(path, "exclude.product_ids", "expected a list of product ids")
+    m.exclude_ids = frozenset(_scalar_text(path, "exclude.product_ids", v) for v in ids)
+    if exclude.get("product_pattern") is not None:
+        pattern = _scalar_text(path, "exclude.product_pattern", exclude["product_pattern"])
+        try:
+            m.exclude_pattern = re.compile(pattern)
+        except re.error as exc:
+            raise _fail(path, "exclude.product_pattern", f"not a valid regular expression: {exc}") from None
+    m.reject_zero_price = _bool(path, "exclude.zero_price", exclude.get("zero_price"), True)
+
+    if "products" in raw:
+        products = _check_keys(path, "products", raw["products"], PRODUCT_COLUMNS)
+        m.products = {name: _parse_spec(path, f"products.{name}", products.get(name))
+                      for name in PRODUCT_COLUMNS}
+        # Product rows must join the events, so by default they use the events' own ids and prices.
+        m.products["product_id"] = m.products["product_id"] or m.fields.get("product_id")
+        m.products["price"] = m.products["price"] or m.fields.get("price")
+        if m.products["product_id"] is None:
+            raise _fail(path, "products.product_id",
+                        "needed (or map fields.product_id) to write a product table")
+    return m
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def source_stem(source: Path) -> str:
+    """The name that identifies an import's output files: file name without suffixes,
+    limited to characters that are safe in file names and glob patterns."""
+    name = source.name
+    if name.lower().endswith(".gz"):
+        name = name[:-3]
+    stem = Path(name).stem or name
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem)
+
+
+def _source_format(source: Path, mapping: Mapping) -> str:
+    if mapping.fmt:
+        return mapping.fmt
+    name = source.name.lower().removesuffix(".gz")
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".csv", ".txt", ".tsv")):
+        return "csv"
+    raise MappingError(f"cannot tell the format of {source.name}: set source.format in {mapping.path}")
+
+
+def _csv_options(mapping: Mapping) -> dict:
+    # Everything as text and no NA guessing: rejects then show exactly what the file held.
+    return {"sep": mapping.delimiter, "encoding": mapping.encoding,
+            "encoding_errors": mapping.encoding_errors, "dtype": str, "keep_default_na": False}
+
+
+def _source_columns(source: Path, fmt: str, mapping: Mapping) -> list[str]:
+    try:
+        if fmt == "parquet":
+            return list(pq.ParquetFile(source).schema_arrow.names)
+        return [str(c) for c in pd.read_csv(source, nrows=0, **_csv_options(mapping)).columns]
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise ImportFailed(f"cannot read the header of {source}: {exc}") from None
+
+
+def _check_columns(mapping: Mapping, columns: list[str], source: Path) -> None:
+    present = set(columns)
+    for where, column in mapping.referenced_columns():
+        if column not in present:
+            hint = difflib.get_close_matches(column, columns, n=1)
+            suggestion = f" Did you mean {hint[0]!r}?" if hint else ""
+            raise MappingError(
+                f"{mapping.path}: {where} refers to column {column!r}, which is not in "
+                f"{source.name} (columns: {', '.join(columns)}).{suggestion}")
+
+
+def _read_chunks(source: Path, fmt: str, mapping: Mapping, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    if fmt == "parquet":
+        for batch in pq.ParquetFile(source).iter_batches(batch_size=chunk_rows):
+            yield batch.to_pandas()
+        return
+    with pd.read_csv(source, chunksize=chunk_rows, **_csv_options(mapping)) as reader:
+        yield from reader
+
+
+# --------------------------------------------------------------------------- mapping rows
+
+
+def _raw_text(spec: FieldSpec | None, df: pd.DataFrame, rows: pd.Series) -> pd.Series:
+    """The field's source text per row (string dtype, NA where absent), before normalisation."""
+    if spec is None or (spec.column is None and spec.template is None and spec.constant is None):
+        return pd.Series(pd.NA, index=df.index, dtype="string")
+    if spec.constant is not None:
+        return pd.Series(spec.constant, index=df.index, dtype="string")
+    if spec.column is not None:
+        return df[spec.column].astype("string")
+    out = pd.Series("", index=df.index, dtype="string")
+    for i, piece in enumerate(_PLACEHOLDER.split(spec.template or "")):
+        if i % 2 == 0:
+            out = out + piece
+        elif piece == ROW_PLACEHOLDER:
+            out = out + rows.astype("string")
+        else:
+            out = out + df[piece].astype("string").str.strip().fillna("")
+    return out
+
+
+def _normalise(spec: FieldSpec | None, text: pd.Series, *, prefix: bool = True) -> pd.Series:
+    if spec is None:
+        return text
+    if spec.strip:
+        text = text.str.strip()
+    text = text.mask(text == "")
+    if spec.values:
+        text = text.replace(spec.values)
+    if spec.normalize_id:
+        text = text.str.replace(_FLOAT_ID, r"\1", regex=True)
+    if spec.case == "upper":
+        text = text.str.upper()
+    elif spec.case == "lower":
+        text = text.str.lower()
+    if prefix and spec.prefix:
+        text = spec.prefix + text  # NA stays NA
+    return text
+
+
+def _field(spec: FieldSpec | None, df: pd.DataFrame, rows: pd.Series) -> pd.Series:
+    return _normalise(spec, _raw_text(spec, df, rows))
+
+
+def _numbers(text: pd.Series, decimal: str) -> np.ndarray:
+    if decimal != ".":
+        text = text.str.replace(decimal, ".", regex=False)
+    parsed = pd.to_numeric(text, errors="coerce")
+    return pd.array(parsed, dtype="Float64").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _flag(series: pd.Series | np.ndarray) -> np.ndarray:
+    if isinstance(series, pd.Series):
+        # a copy: arrays from Arrow-backed series can be read-only, and callers combine in place
+        return np.array(series.fillna(False), dtype=bool)
+    return np.array(series, dtype=bool)
+
+
+def _timestamps(spec: FieldSpec, df: pd.DataFrame, rows: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """UTC timestamps (NaT where unusable) and each row's timestamp reject reason ('' if fine)."""
+    utc = pd.Series(pd.NaT, index=df.index, dtype="datetime64[us, UTC]")
+    reason = np.full(len(df), "", dtype=object)
+    # Ambiguous local times (the repeated hour in autumn) take the first, summer-time reading;
+    # times skipped in spring are moved forward: both are rare and neither is a bad row.
+    def localize(naive: pd.Series) -> pd.Series:
+        local = naive.dt.tz_localize(spec.timezone, ambiguous=np.ones(len(naive), dtype=bool),
+                                     nonexistent="shift_forward")
+        return local.dt.tz_convert("UTC")
+
+    column = df[spec.column] if spec.column is not None else None
+    if column is not None and pd.api.types.is_datetime64_any_dtype(column.dtype):
+        # Typed timestamps (Parquet): no parsing, only the zone question.
+        if column.dt.tz is not None:
+            utc[:] = column.dt.tz_convert("UTC")
+        elif spec.timezone:
+            utc[:] = localize(column)
+        else:
+            reason[_flag(column.notna())] = "timestamp_without_zone"
+        reason[_flag(utc.isna()) & (reason == "")] = "bad_timestamp"
+        return utc, reason
+
+    text = _field(spec, df, rows)
+    zoned = _flag(text.str.contains(_ZONED, regex=True))
+    fmt = spec.ts_format or "ISO8601"
+    if zoned.any():
+        utc[zoned] = pd.to_datetime(text[zoned], format=fmt, utc=True, errors="coerce")
+    naive = ~zoned & _flag(text.notna())
+    if naive.any():
+        if spec.timezone:
+            parsed = pd.to_datetime(text[naive], format=fmt, errors="coerce")
+            if parsed.dt.tz is not None:  # a %z format matched text the zone test did not
+                utc[naive] = parsed.dt.tz_convert("UTC")
+            else:
+                utc[naive] = localize(parsed)
+        else:
+            reason[naive] = "timestamp_without_zone"
+    reason[_flag(utc.isna()) & (reason == "")] = "bad_timestamp"
+    return utc, reason
+
+
+@dataclass
+class _MappedChunk:
+    events: pd.DataFrame  # contract columns, accepted rows only
+    days: pd.Series  # UTC day per accepted row
+    reasons: np.ndarray  # per input row; '' = accepted
+    is_return: np.ndarray  # per accepted row
+    product_frame: pd.DataFrame | None  # product columns, accepted rows only
+
+
+def _map_chunk(df: pd.DataFrame, m: Mapping, first_row: int) -> _MappedChunk:
+    df = df.reset_index(drop=True)
+    n = len(df)
+    rows = pd.Series(np.arange(first_row, first_row + n), index=df.index)
+    spec = m.fields.get
+    text = {name: _field(spec(name), df, rows) for name in CONTRACT_FIELDS
+            if name not in ("ts", "price", "quantity", "rating")}
+    ts, ts_reason = _timestamps(m.fields["ts"], df, rows)
+
+    # Event type, then returns: a cancelled invoice or a negative quantity is a return.
+    base_type = text["event_type"].str.lower()
+    qty_text = _field(spec("quantity"), df, rows)
+    qty = _numbers(qty_text, m.decimal)
+    qty_present = _flag(qty_text.notna())
+    negative = np.nan_to_num(qty, nan=0.0) < 0
+    is_return = _flag(base_type == "return")
+    if m.cancel_column:
+        cancel = _raw_text(FieldSpec("returns.cancel_column", column=m.cancel_column), df, rows)
+        is_return |= _flag(cancel.str.strip().str.startswith(m.cancel_prefix))
+    if m.negative_quantity_is_return:
+        is_return |= negative
+    event_type = base_type.mask(pd.Series(is_return, index=df.index), "return")
+    priced = _flag(event_type.isin(PRICED_TYPES))
+
+    with np.errstate(invalid="ignore"):
+        bad_qty_value = qty_present & (~np.isfinite(qty) | (qty != np.round(qty))
+                                       | (np.abs(qty) > INT_MAX))
+    bad_qty = bad_qty_value | (negative & ~is_return)
+    if "quantity" in m.fields:
+        bad_qty |= priced & ~qty_present
+    zero_qty = qty_present & (qty == 0)
+
+    price_text = _field(spec("price"), df, rows)
+    price = _numbers(price_text, m.decimal)
+    price_present = _flag(price_text.notna())
+    bad_price = price_present & (~np.isfinite(price) | (np.nan_to_num(price) < 0))
+    if "price" in m.fields:
+        bad_price |= priced & ~price_present
+    zero_price = price_present & (price == 0) if m.reject_zero_price else np.zeros(n, dtype=bool)
+
+    rating_text = _field(spec("rating"), df, rows)
+    rating = _numbers(rating_text, m.decimal)
+    with np.errstate(invalid="ignore"):
+        bad_rating = _flag(rating_text.notna()) & ~((rating >= 1) & (rating <= 5)
+                                                     & (rating == np.round(rating)))
+
+    # Exclusions compare the id as normalised but before its prefix, as the list is written.
+    product_core = _normalise(spec("product_id"), _raw_text(spec("product_id"), df, rows), prefix=False)
+    excluded = _flag(product_core.isin(m.exclude_ids))
+    if m.exclude_pattern is not None:
+        excluded |= _flag(product_core.str.fullmatch(m.exclude_pattern))
+
+    rules = [
+        (_flag(text["event_id"].isna()), "missing_event_id"),
+        (_flag(text["product_id"].isna() & (event_type != "search")), "missing_product_id"),
+        (excluded, "excluded_product"),
+        (_flag(text["user_id"].isna()), "missing_user_id"),
+        (ts_reason != "", None),  # the timestamp's own reason
+        (~_flag(event_type.isin(list(EVENT_TYPES))), "bad_event_type"),
+        (bad_qty, "bad_quantity"),
+        (zero_qty, "zero_quantity"),
+        (bad_price, "bad_price"),
+        (zero_price, "zero_price"),
+        (bad_rating, "bad_rating"),
+    ]
+    reasons = np.select([c for c, _ in rules], [r if r else ts_reason for _, r in rules], default="")
+    reasons = reasons.astype(object)
+    ok = reasons == ""
+
+    ts_ok = ts[ok]
+    stamp = ts_ok.dt.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    fractional = _flag(ts_ok.dt.microsecond != 0)
+    if fractional.any():
+        stamp[fractional] = ts_ok[fractional].dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    events = pd.DataFrame({
+        "event_id": text["event_id"][ok],
+        "ts": stamp,
+        "user_id": text["user_id"][ok],
+        "session_id": text["session_id"][ok],
+        "event_type": event_type[ok],
+        "product_id": text["product_id"][ok],
+        "price": price[ok],
+        "quantity": pd.Series(np.abs(qty[ok]), index=ts_ok.index).round().astype("Int64"),
+        "query": text["query"][ok],
+        "review_text": text["review_text"][ok],
+        "rating": pd.Series(rating[ok], index=ts_ok.index).round().astype("Int64"),
+        "device": text["device"][ok],
+    }, columns=list(CONTRACT_FIELDS))
+
+    product_frame = None
+    if m.products is not None:
+        pspec = m.products
+        product_frame = pd.DataFrame({
+            name: (text["product_id"] if pspec[name] is spec("product_id") else
+                   _field(pspec[name], df, rows))[ok]
+            for name in PRODUCT_COLUMNS if name != "price"
+        })
+        own_price = pspec["price"] is spec("price")
+        product_price = price if own_price else _numbers(_field(pspec["price"], df, rows), m.decimal)
+        product_frame["price"] = product_price[ok]
+        product_frame["is_return"] = is_return[ok]
+    return _MappedChunk(events=events, days=ts_ok.dt.strftime("%Y-%m-%d"), reasons=reasons,
+                        is_return=is_return[ok], product_frame=product_frame)
+
+
+# --------------------------------------------------------------------------- products
+
+
+class _ProductStats:
+    """Per product: value counts of each text attribute and of non-return unit prices, so that
+    the table needs memory per distinct value, not per row."""
+
+    def __init__(self) -> None:
+        self.order: dict[str, None] = {}
+        self.text: dict[str, dict[str, Counter]] = {c: {} for c in PRODUCT_COLUMNS[1:-1]}
+        self.prices: dict[str, Counter] = {}
+
+    @staticmethod
+    def _count(frame: pd.DataFrame, value: str, into: dict[str, Counter]) -> None:
+        pairs = frame[["product_id", value]].dropna()
+        if pairs.empty:
+            return
+        for (pid, v), n in pairs.groupby(["product_id", value], sort=False).size().items():
+            into.setdefault(pid, Counter())[v] += int(n)
+
+    def add(self, frame: pd.DataFrame) -> None:
+        frame = frame[frame["product_id"].notna()]
+        for pid in frame["product_id"].unique():
+            self.order.setdefault(pid, None)
+        for column, counts in self.text.items():
+            self._count(frame, column, counts)
+        sold = frame[~frame["is_return"].to_numpy(dtype=bool) & np.isfinite(frame["price"].to_numpy())]
+        self._count(sold, "price", self.prices)
+
+    def rows(self) -> list[dict]:
+        out = []
+        for pid in sorted(self.order):
+            row = {"product_id": pid}
+            for column, counts in self.text.items():
+                # most_common keeps first-seen order among ties, so the choice is deterministic
+                row[column] = counts[pid].most_common(1)[0][0] if pid in counts else ""
+            median = _weighted_median(self.prices.get(pid))
+            row["price"] = "" if median is None else round(median, 6)
+            out.append(row)
+        return out
+
+
+def _weighted_median(counts: Counter | None) -> float | None:
+    if not counts:
+        return None
+    values = sorted(counts.items())
+    total = sum(n for _, n in values)
+    wanted = {(total - 1) // 2, total // 2}  # the middle one or two positions, 0-based
+    picked, seen = [], 0
+    for value, n in values:
+        for position in sorted(wanted):
+            if seen <= position < seen + n:
+                picked.append(value)
+        seen += n
+    return float(sum(picked) / len(picked))
+
+
+# --------------------------------------------------------------------------- writing
+
+
+class _DayWriters:
+    """One gzip stream per UTC day, at most max_open open at once. A stream closed to make room
+    is reopened in append mode, which adds a gzip member: gzip readers read it as one file."""
+
+    def __init__(self, events_dir: Path, stem: str, max_open: int = 64) -> None:
+        self.events_dir = events_dir
+        self.name = f".import-{stem}.jsonl.gz.partial"  # dot-named: ingest skips it while open
+        self.max_open = max_open
+        self.paths: dict[str, Path] = {}
+        self.open: OrderedDict[str, tuple[BinaryIO, gzip.GzipFile]] = OrderedDict()
+
+    def write(self, day: str, data: bytes) -> None:
+        if day in self.open:
+            self.open.move_to_end(day)
+        else:
+            if len(self.open) >= self.max_open:
+                self._close(next(iter(self.open)))
+            path = self.paths.get(day)
+            mode = "ab" if path else "wb"
+            if path is None:
+                folder = self.events_dir / f"dt={day}"
+                folder.mkdir(parents=True, exist_ok=True)
+                path = self.paths[day] = folder / self.name
+            raw = open(path, mode)  # noqa: SIM115 - closed in _close
+            # mtime=0 and no file name in the header: re-imports are byte-identical
+            self.open[day] = (raw, gzip.GzipFile(filename="", mode=mode, fileobj=raw, mtime=0))
+        self.open[day][1].write(data)
+
+    def _close(self, day: str) -> None:
+        raw, gz = self.open.pop(day)
+        gz.close()
+        raw.close()
+
+    def close(self) -> None:
+        for day in list(self.open):
+            self._close(day)
+
+    def discard(self) -> None:
+        self.close()
+        for path in self.paths.values():
+            path.unlink(missing_ok=True)
+
+
+def _replace_event_files(events_dir: Path, stem: str, writers: _DayWriters) -> list[Path]:
+    """Swap this import's new day files in for the old ones (which may cover other days)."""
+    final = f"import-{stem}.jsonl.gz"
+    touched = set()
+    for old in events_dir.glob(f"dt=*/{final}"):
+        old.unlink()
+        touched.add(old.parent)
+    written = []
+    for day in sorted(writers.paths):
+        target = writers.paths[day].with_name(final)
+        writers.paths[day].replace(target)
+        written.append(target)
+    for folder in touched:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # a day this file no longer covers must not stay as an empty partition
+    return written
+
+
+# --------------------------------------------------------------------------- import
+
+
+def import_export(source: Path, mapping_path: Path, data_dir: Path, *, chunk_rows: int = 200_000,
+                  progress: Callable[[str], None] | None = None) -> dict:
+    """Map an export onto the raw event contract and write it to the landing folders.
+
+    Returns a summary: rows_read, rows_mapped, rows_rejected, rejected_by_reason {reason: n},
+    days_written [YYYY-MM-DD], files (paths written), products_written, returns, plus
+    source, rejects_file and products_file. Raises MappingError for a mapping that is invalid
+    or names a column the file lacks, ImportFailed when the file cannot be read; in both cases
+    the landing folders keep what they held before.
+    """
+    source, data_dir = Path(source), Path(data_dir)
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be at least 1")
+    if not source.is_file():
+        raise FileNotFoundError(f"no such export file: {source}")
+    mapping = load_mapping(mapping_path)
+    fmt = _source_format(source, mapping)
+    columns = _source_columns(source, fmt, mapping)
+    _check_columns(mapping, columns, source)
+
+    stem = source_stem(source)
+    landing = data_dir / "landing"
+    events_dir = landing / "events"
+    rejects_path = landing / "rejects" / f"{stem}.rejects.csv"
+    products_path = landing / "products" / f"import-{stem}.csv"
+    rejects_tmp = rejects_path.with_name(f".{rejects_path.name}.partial")
+    reason_column = "reason" if "reason" not in columns else "import_reason"
+    rejects_path.parent.mkdir(parents=True, exist_ok=True)
+
+    writers = _DayWriters(events_dir, stem)
+    products = _ProductStats() if mapping.products is not None else None
+    reasons: Counter = Counter()
+    rows_read = rows_mapped = returns = 0
+    try:
+        with open(rejects_tmp, "w", encoding="utf-8", newline="") as rejects:
+            pd.DataFrame(columns=[*columns, reason_column]).to_csv(rejects, index=False)
+            try:
+                for chunk in _read_chunks(source, fmt, mapping, chunk_rows):
+                    mapped = _map_chunk(chunk, mapping, rows_read + 1)
+                    rows_read += len(chunk)
+                    rows_mapped += len(mapped.events)
+                    returns += int(mapped.is_return.sum())
+                    bad = mapped.reasons != ""
+                    if bad.any():
+                        rejected = chunk.reset_index(drop=True).loc[bad].copy()
+                        rejected[reason_column] = mapped.reasons[bad]
+                        rejected.to_csv(rejects, header=False, index=False)
+                        reasons.update(mapped.reasons[bad].tolist())
+                    for day, part in mapped.events.groupby(mapped.days, sort=True):
+                        lines = part.to_json(orient="records", lines=True, force_ascii=False)
+                        writers.write(str(day), (lines if lines.endswith("\n") else lines + "\n")
+                                      .encode("utf-8"))
+                    if products is not None and mapped.product_frame is not None:
+                        products.add(mapped.product_frame)
+                    if progress:
+                        progress(f"{source.name}: {rows_read:,} rows read, {rows_mapped:,} mapped, "
+                                 f"{rows_read - rows_mapped:,} rejected")
+            except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+                raise ImportFailed(f"cannot read {source} after row {rows_read:,}: {exc}; "
+                                   "nothing was written") from exc
+        writers.close()
+        product_rows = products.rows() if products is not None else []
+        if products is not None:
+            products_path.parent.mkdir(parents=True, exist_ok=True)
+            products_tmp = products_path.with_name(f".{products_path.name}.partial")
+            pd.DataFrame(product_rows, columns=list(PRODUCT_COLUMNS)).to_csv(products_tmp, index=False)
+    except BaseException:
+        writers.discard()
+        rejects_tmp.unlink(missing_ok=True)
+        raise
+
+    # Everything is staged: swap it in. The old outputs of this file go, whatever days they had.
+    event_files = _replace_event_files(events_dir, stem, writers)
+    rejects_tmp.replace(rejects_path)
+    if products is not None:
+        products_tmp.replace(products_path)
+    else:
+        products_path.unlink(missing_ok=True)  # a mapping without products must not leave an old table
+    return {
+        "source": str(source),
+        "rows_read": rows_read,
+        "rows_mapped": rows_mapped,
+        "rows_rejected": rows_read - rows_mapped,
+        "rejected_by_reason": dict(reasons.most_common()),
+        "days_written": sorted(writers.paths),
+        "files": [str(p) for p in event_files] + [str(rejects_path)]
+        + ([str(products_path)] if products is not None else []),
+        "products_written": len(product_rows),
+        "returns": returns,
+        "rejects_file": str(rejects_path),
+        "products_file": str(products_path) if products is not None else None,
+    }
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def format_summary(summary: dict) -> str:
+    lines = [f"Imported {summary['source']}: {summary['rows_read']:,} rows read, "
+             f"{summary['rows_mapped']:,} mapped, {summary['rows_rejected']:,} rejected"]
+    if summary["rejected_by_reason"]:
+        width = max(len(r) for r in summary["rejected_by_reason"])
+        lines.append(f"  rejected rows -> {summary['rejects_file']}")
+        lines += [f"    {reason.ljust(width)}  {n:,}" for reason, n in summary["rejected_by_reason"].items()]
+    days = summary["days_written"]
+    span = f" ({days[0]} .. {days[-1]})" if days else ""
+    lines.append(f"  {len(days)} day file(s) written{span}; {summary['returns']:,} returns")
+    if summary["products_file"]:
+        lines.append(f"  {summary['products_written']:,} products -> {summary['products_file']}")
+    return "\n".join(lines)
+
+
+def _cmd_import(args: argparse.Namespace) -> None:
+    try:
+        summary = import_export(Path(args.file), Path(args.mapping), Path(args.data_dir),
+                                chunk_rows=args.chunk_rows, progress=lambda msg: print("  " + msg, flush=True))
+    except (MappingError, ImportFailed, FileNotFoundError) as exc:
+        raise SystemExit(f"import failed: {exc}") from None
+    print(format_summary(summary))
+
+
+def register_cli(subparsers: Any) -> None:
+    """Add ``import FILE --mapping MAPPING.yaml [--data-dir DIR]`` to the CLI."""
+    parser = subparsers.add_parser(
+        "import", help="map a CSV/Parquet export onto the event contract and write landing files",
+        description="Map a CSV or Parquet export (e.g. Online Retail order lines) onto the raw "
+                    "event contract with a YAML mapping; see docs/importing.md.")
+    parser.add_argument("file", metavar="FILE", help="the export to import (CSV or Parquet)")
+    parser.add_argument("--mapping", required=True, metavar="MAPPING.yaml", help="the YAML mapping")
+    parser.add_argument("--data-dir", default=os.environ.get("PROFILING_DATA_DIR", "data"),
+                        help="data root holding landing/ (default: $PROFILING_DATA_DIR or ./data)")
+    parser.add_argument("--chunk-rows", type=int, default=200_000, help="rows per chunk (memory bound)")
+    parser.set_defaults(func=_cmd_import)
