@@ -21,9 +21,9 @@ class CleaningConfig(dg.Config):
     """Thresholds of the cleaning rules (editable in the launchpad)."""
 
     bot_events_per_day: int = 1000
-    """A user with at least this many events in one UTC day is treated as a bot."""
+    """A user with at least this many browsing events (view, search) in one UTC day is a bot."""
     bot_events_per_minute: int = 60
-    """...or with at least this many events within one clock minute."""
+    """...or with at least this many browsing events within one clock minute."""
     price_outlier_factor: float = 10.0
     """A price above factor x or below 1/factor x the catalogue price is replaced by it."""
     max_price: float = 100_000.0

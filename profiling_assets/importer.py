@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
@@ -301,8 +302,8 @@ def _source_columns(source: Path, fmt: str, mapping: Mapping) -> list[str]:
         return [str(c) for c in pd.read_csv(source, nrows=0, **_csv_options(mapping)).columns]
     except FileNotFoundError:
         raise
-    except Exception as exc:
-        raise ImportFailed(f"cannot read the header of {source}: {exc}") from None
+    except (OSError, ValueError, pa.ArrowException) as exc:  # ParserError, UnicodeDecodeError
+        raise ImportFailed(f"cannot read the header of {source}: {str(exc).strip()}") from None
 
 
 def _check_columns(mapping: Mapping, columns: list[str], source: Path) -> None:
@@ -414,14 +415,13 @@ def _timestamps(spec: FieldSpec, df: pd.DataFrame, rows: pd.Series) -> tuple[pd.
         utc[zoned] = pd.to_datetime(text[zoned], format=fmt, utc=True, errors="coerce")
     naive = ~zoned & _flag(text.notna())
     if naive.any():
-        if spec.timezone:
-            parsed = pd.to_datetime(text[naive], format=fmt, errors="coerce")
-            if parsed.dt.tz is not None:  # a %z format matched text the zone test did not
-                utc[naive] = parsed.dt.tz_convert("UTC")
-            else:
-                utc[naive] = localize(parsed)
-        else:
-            reason[naive] = "timestamp_without_zone"
+        parsed = pd.to_datetime(text[naive], format=fmt, errors="coerce")
+        if parsed.dt.tz is not None:  # a %z format matched text the zone test did not
+            utc[naive] = parsed.dt.tz_convert("UTC")
+        elif spec.timezone:
+            utc[naive] = localize(parsed)
+        else:  # a readable time, but which instant it names is unknown
+            reason[naive] = np.where(_flag(parsed.notna()), "timestamp_without_zone", "")
     reason[_flag(utc.isna()) & (reason == "")] = "bad_timestamp"
     return utc, reason
 
@@ -505,10 +505,14 @@ def _map_chunk(df: pd.DataFrame, m: Mapping, first_row: int) -> _MappedChunk:
     ok = reasons == ""
 
     ts_ok = ts[ok]
-    stamp = ts_ok.dt.strftime("%Y-%m-%dT%H:%M:%S+00:00")
-    fractional = _flag(ts_ok.dt.microsecond != 0)
+    # numpy formats datetimes many times faster than strftime; sub-second digits only if used
+    instants = ts_ok.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    seconds = instants.astype("datetime64[s]")
+    text_ts = np.datetime_as_string(seconds, unit="s")
+    fractional = instants != seconds
     if fractional.any():
-        stamp[fractional] = ts_ok[fractional].dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+        text_ts = np.where(fractional, np.datetime_as_string(instants, unit="us"), text_ts)
+    stamp = pd.Series(np.char.add(text_ts, "+00:00"), index=ts_ok.index, dtype="string")
     events = pd.DataFrame({
         "event_id": text["event_id"][ok],
         "ts": stamp,
@@ -527,74 +531,75 @@ def _map_chunk(df: pd.DataFrame, m: Mapping, first_row: int) -> _MappedChunk:
     product_frame = None
     if m.products is not None:
         pspec = m.products
+        same_id = pspec["product_id"] is spec("product_id")
         product_frame = pd.DataFrame({
-            name: (text["product_id"] if pspec[name] is spec("product_id") else
-                   _field(pspec[name], df, rows))[ok]
+            name: (text["product_id"] if name == "product_id" and same_id
+                   else _field(pspec[name], df, rows))[ok]
             for name in PRODUCT_COLUMNS if name != "price"
         })
         own_price = pspec["price"] is spec("price")
         product_price = price if own_price else _numbers(_field(pspec["price"], df, rows), m.decimal)
         product_frame["price"] = product_price[ok]
         product_frame["is_return"] = is_return[ok]
-    return _MappedChunk(events=events, days=ts_ok.dt.strftime("%Y-%m-%d"), reasons=reasons,
-                        is_return=is_return[ok], product_frame=product_frame)
+        product_frame["row"] = rows[ok]
+    days = pd.Series(np.datetime_as_string(instants, unit="D"), index=ts_ok.index)
+    return _MappedChunk(events=events, days=days, reasons=reasons, is_return=is_return[ok],
+                        product_frame=product_frame)
 
 
 # --------------------------------------------------------------------------- products
 
 
 class _ProductStats:
-    """Per product: value counts of each text attribute and of non-return unit prices, so that
-    the table needs memory per distinct value, not per row."""
+    """Per product: counts of each distinct text value and of each non-return unit price, kept
+    as small frames merged chunk by chunk, so memory grows with distinct values, not rows."""
+
+    TEXT = ("title", "description", "category", "brand")
 
     def __init__(self) -> None:
-        self.order: dict[str, None] = {}
-        self.text: dict[str, dict[str, Counter]] = {c: {} for c in PRODUCT_COLUMNS[1:-1]}
-        self.prices: dict[str, Counter] = {}
+        self.ids: set[str] = set()
+        self.counts: dict[str, pd.DataFrame] = {}
 
-    @staticmethod
-    def _count(frame: pd.DataFrame, value: str, into: dict[str, Counter]) -> None:
-        pairs = frame[["product_id", value]].dropna()
+    def _merge(self, key: str, pairs: pd.DataFrame) -> None:
         if pairs.empty:
             return
-        for (pid, v), n in pairs.groupby(["product_id", value], sort=False).size().items():
-            into.setdefault(pid, Counter())[v] += int(n)
+        # 'first' is the row where a value was first seen: it breaks ties in favour of the earlier
+        frames = [pairs.assign(n=1)] + ([self.counts[key]] if key in self.counts else [])
+        self.counts[key] = (pd.concat(frames, ignore_index=True)
+                            .groupby(["product_id", "value"], sort=False)
+                            .agg(n=("n", "sum"), first=("first", "min")).reset_index())
 
     def add(self, frame: pd.DataFrame) -> None:
         frame = frame[frame["product_id"].notna()]
-        for pid in frame["product_id"].unique():
-            self.order.setdefault(pid, None)
-        for column, counts in self.text.items():
-            self._count(frame, column, counts)
+        self.ids.update(frame["product_id"].unique())
+        for column in self.TEXT:
+            pairs = frame[["product_id", column, "row"]].dropna()
+            self._merge(column, pairs.set_axis(["product_id", "value", "first"], axis=1))
         sold = frame[~frame["is_return"].to_numpy(dtype=bool) & np.isfinite(frame["price"].to_numpy())]
-        self._count(sold, "price", self.prices)
+        self._merge("price", sold[["product_id", "price", "row"]].set_axis(
+            ["product_id", "value", "first"], axis=1))
 
-    def rows(self) -> list[dict]:
-        out = []
-        for pid in sorted(self.order):
-            row = {"product_id": pid}
-            for column, counts in self.text.items():
-                # most_common keeps first-seen order among ties, so the choice is deterministic
-                row[column] = counts[pid].most_common(1)[0][0] if pid in counts else ""
-            median = _weighted_median(self.prices.get(pid))
-            row["price"] = "" if median is None else round(median, 6)
-            out.append(row)
-        return out
+    def table(self) -> pd.DataFrame:
+        out = pd.DataFrame({"product_id": sorted(self.ids)})
+        for column in self.TEXT:
+            counts = self.counts.get(column)
+            if counts is None:
+                out[column] = ""
+                continue
+            best = (counts.sort_values(["n", "first"], ascending=[False, True])
+                    .drop_duplicates("product_id").set_index("product_id")["value"])
+            out[column] = out["product_id"].map(best).fillna("")
+        out["price"] = out["product_id"].map(self._median_prices()) if "price" in self.counts else np.nan
+        return out[list(PRODUCT_COLUMNS)]
 
-
-def _weighted_median(counts: Counter | None) -> float | None:
-    if not counts:
-        return None
-    values = sorted(counts.items())
-    total = sum(n for _, n in values)
-    wanted = {(total - 1) // 2, total // 2}  # the middle one or two positions, 0-based
-    picked, seen = [], 0
-    for value, n in values:
-        for position in sorted(wanted):
-            if seen <= position < seen + n:
-                picked.append(value)
-        seen += n
-    return float(sum(picked) / len(picked))
+    def _median_prices(self) -> pd.Series:
+        counts = self.counts["price"].sort_values(["product_id", "value"])
+        by_product = counts.groupby("product_id")["n"]
+        cumulative, total = by_product.cumsum(), by_product.transform("sum")
+        # the 0-based middle position(s): the value there is the first whose running count passes it
+        low = counts[cumulative > (total - 1) // 2].groupby("product_id")["value"].first()
+        high = counts[cumulative > total // 2].groupby("product_id")["value"].first()
+        return ((low + high) / 2).round(6)
 
 
 # --------------------------------------------------------------------------- writing
@@ -625,7 +630,8 @@ class _DayWriters:
                 path = self.paths[day] = folder / self.name
             raw = open(path, mode)  # noqa: SIM115 - closed in _close
             # mtime=0 and no file name in the header: re-imports are byte-identical
-            self.open[day] = (raw, gzip.GzipFile(filename="", mode=mode, fileobj=raw, mtime=0))
+            self.open[day] = (raw, gzip.GzipFile(filename="", mode=mode, fileobj=raw, mtime=0,
+                                                    compresslevel=6))
         self.open[day][1].write(data)
 
     def _close(self, day: str) -> None:
@@ -721,15 +727,15 @@ def import_export(source: Path, mapping_path: Path, data_dir: Path, *, chunk_row
                     if progress:
                         progress(f"{source.name}: {rows_read:,} rows read, {rows_mapped:,} mapped, "
                                  f"{rows_read - rows_mapped:,} rejected")
-            except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-                raise ImportFailed(f"cannot read {source} after row {rows_read:,}: {exc}; "
+            except (pd.errors.ParserError, UnicodeDecodeError, OSError, pa.ArrowException) as exc:
+                raise ImportFailed(f"cannot read {source} after row {rows_read:,}: {str(exc).strip()}; "
                                    "nothing was written") from exc
         writers.close()
-        product_rows = products.rows() if products is not None else []
+        product_table = products.table() if products is not None else pd.DataFrame()
         if products is not None:
             products_path.parent.mkdir(parents=True, exist_ok=True)
             products_tmp = products_path.with_name(f".{products_path.name}.partial")
-            pd.DataFrame(product_rows, columns=list(PRODUCT_COLUMNS)).to_csv(products_tmp, index=False)
+            product_table.to_csv(products_tmp, index=False)
     except BaseException:
         writers.discard()
         rejects_tmp.unlink(missing_ok=True)
@@ -751,7 +757,7 @@ def import_export(source: Path, mapping_path: Path, data_dir: Path, *, chunk_row
         "days_written": sorted(writers.paths),
         "files": [str(p) for p in event_files] + [str(rejects_path)]
         + ([str(products_path)] if products is not None else []),
-        "products_written": len(product_rows),
+        "products_written": len(product_table),
         "returns": returns,
         "rejects_file": str(rejects_path),
         "products_file": str(products_path) if products is not None else None,
@@ -762,8 +768,8 @@ def import_export(source: Path, mapping_path: Path, data_dir: Path, *, chunk_row
 
 
 def format_summary(summary: dict) -> str:
-    lines = [f"Imported {summary['source']}: {summary['rows_read']:,} rows read, "
-             f"{summary['rows_mapped']:,} mapped, {summary['rows_rejected']:,} rejected"]
+    lines = [(f"Imported {summary['source']}: {summary['rows_read']:,} rows read, "
+              f"{summary['rows_mapped']:,} mapped, {summary['rows_rejected']:,} rejected")]
     if summary["rejected_by_reason"]:
         width = max(len(r) for r in summary["rejected_by_reason"])
         lines.append(f"  rejected rows -> {summary['rejects_file']}")

@@ -1,5 +1,7 @@
 -- Snapshot of the catalogue files in landing/products (CSV). A later row (file name order,
 -- then row order) replaces an earlier one with the same product_id.
+-- Row numbers below follow file order, which DuckDB keeps only with insertion order on.
+SET preserve_insertion_order = true;
 CREATE OR REPLACE TEMP TABLE products_staged AS
 SELECT *,
        row_number() OVER (PARTITION BY nullif(trim(product_id), '') ORDER BY file_order DESC, file_row DESC) AS newest
@@ -34,3 +36,4 @@ SELECT 'products', filename, file_row,
        $loaded_at
 FROM products_staged
 WHERE nullif(trim(product_id), '') IS NULL OR newest > 1;
+SET preserve_insertion_order = false;

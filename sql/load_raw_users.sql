@@ -1,5 +1,7 @@
 -- Snapshot of the registration files in landing/users (CSV). A later row (file name order,
 -- then row order) replaces an earlier one with the same user_id; unusable values become NULL.
+-- Row numbers below follow file order, which DuckDB keeps only with insertion order on.
+SET preserve_insertion_order = true;
 CREATE OR REPLACE TEMP TABLE users_staged AS
 SELECT *,
        row_number() OVER (PARTITION BY nullif(trim(user_id), '') ORDER BY file_order DESC, file_row DESC) AS newest
@@ -34,3 +36,4 @@ SELECT 'users', filename, file_row,
        $loaded_at
 FROM users_staged
 WHERE nullif(trim(user_id), '') IS NULL OR newest > 1;
+SET preserve_insertion_order = false;

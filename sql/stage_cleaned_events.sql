@@ -2,10 +2,11 @@
 --   1. row rules: future_timestamp, wrong_day, negative_price, bad_quantity, bad_rating
 --   2. exact_duplicate: same content as an earlier line (first by source_file, line_no is kept)
 --   3. duplicate_event_id: a second, different event with an id already kept (earliest ts kept)
---   4. bot: user with >= $bot_events_per_day events in the day or >= $bot_events_per_minute in one minute
+--   4. bot: user with >= $bot_events_per_day browsing events (view, search) in the day, or
+--      >= $bot_events_per_minute of them in one clock minute
 -- Rows with a reason are quarantined; the rest are cleaned (outliers replaced or clamped, flagged).
 CREATE OR REPLACE TEMP TABLE day_events AS
-WITH src AS (
+WITH src AS MATERIALIZED (
     SELECT *,
         CASE
             WHEN ts > $now::TIMESTAMPTZ + INTERVAL 10 MINUTE THEN 'future_timestamp'
@@ -37,14 +38,16 @@ WITH src AS (
     SELECT source_file, line_no, 'exact_duplicate' AS dup_reason FROM copies WHERE copy_no > 1
     UNION ALL
     SELECT source_file, line_no, 'duplicate_event_id' FROM firsts WHERE id_no > 1
-), deduped AS (
+), deduped AS MATERIALIZED (
     SELECT s.*, coalesce(s.rule_reason, d.dup_reason) AS pre_bot_reason
     FROM src s
     LEFT JOIN dup_reasons d USING (source_file, line_no)
 ), per_minute AS (
     SELECT user_id, date_trunc('minute', ts) AS minute, count(*) AS n
     FROM deduped
-    WHERE pre_bot_reason IS NULL
+    -- browsing only: an order export stamps every line of a large invoice with one time,
+    -- which is a wholesale buyer, not a bot
+    WHERE pre_bot_reason IS NULL AND event_type IN ('view', 'search')
     GROUP BY ALL
 ), bots AS (
     SELECT user_id, sum(n) AS events, max(n) AS max_events_per_minute

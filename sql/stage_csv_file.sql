@@ -1,6 +1,8 @@
 -- CSV landing file with a header row. Records DuckDB's reader cannot split into the header's
 -- columns go to its rejects table and are staged as 'malformed_csv' with their physical line.
 -- Accepted records are numbered by their order among readable records (header excluded).
+-- Row numbers below follow file order, which DuckDB keeps only with insertion order on.
+SET preserve_insertion_order = true;
 DROP TABLE IF EXISTS csv_reject_errors;
 DROP TABLE IF EXISTS csv_reject_scans;
 CREATE OR REPLACE TEMP TABLE staged AS
@@ -29,3 +31,4 @@ INSERT INTO staged
 SELECT DISTINCT line, csv_line, 'malformed_csv',
        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM csv_reject_errors;
+SET preserve_insertion_order = false;

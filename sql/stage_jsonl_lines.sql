@@ -14,11 +14,13 @@ FROM (
     SELECT
         line_no,
         line,
-        -- only objects are events; try() turns a parse error into NULL for that line alone
-        CASE WHEN left(line, 1) = '{' OR starts_with(ltrim(line), '{') THEN try(json_transform(line, '{
+        -- only objects are events. json_valid() guards the parse instead of try(): one error
+        -- in a vector sends try() down a row-by-row path, several times slower.
+        CASE WHEN (left(line, 1) = '{' OR starts_with(ltrim(line), '{')) AND json_valid(line)
+        THEN json_transform(line, '{
             "event_id": "VARCHAR", "ts": "VARCHAR", "user_id": "VARCHAR", "session_id": "VARCHAR",
             "event_type": "VARCHAR", "product_id": "VARCHAR", "price": "VARCHAR", "quantity": "VARCHAR",
-            "query": "VARCHAR", "review_text": "VARCHAR", "rating": "VARCHAR", "device": "VARCHAR"}'))
+            "query": "VARCHAR", "review_text": "VARCHAR", "rating": "VARCHAR", "device": "VARCHAR"}')
         END AS j
     FROM lines
 );
