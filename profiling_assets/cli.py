@@ -4,6 +4,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -138,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Dagster flags backfill_policy as beta on every import; it is noise on a terminal.
+    warnings.filterwarnings("ignore", message=".*is currently in beta")
     args = build_parser().parse_args(argv)
     args.func(args)
 
