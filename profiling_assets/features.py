@@ -1,0 +1,146 @@
+"""Behavioural features in DuckDB SQL: one day of activity per user, then rolling 7/30/90-day
+features (recency, frequency, money, funnel, affinities, price sensitivity, habits, RFM)
+computed from a 90-day window of the daily table, so a day's cost does not grow with history.
+"""
+
+from collections import Counter
+from datetime import datetime, timezone
+
+import dagster as dg
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+from profiling_assets import sql
+from profiling_assets.metadata import markdown_table, preview
+from profiling_assets.partitions import daily_backfill_policy, daily_partitions
+from profiling_assets.resources import prepare_connection
+
+WINDOW_DAYS = 90  # the longest window, and the retention horizon of user_features
+
+
+def _replace_partition(con: duckdb.DuckDBPyConnection, delete: str, insert: str, day: str) -> None:
+    """Delete-then-insert one day in a single transaction (re-runs replace exactly that day)."""
+    prepare_connection(con)
+    con.begin()
+    try:
+        sql.run(con, delete, day=day)
+        sql.run(con, insert, day=day, now=datetime.now(timezone.utc))
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
+def build_user_daily_activity(con: duckdb.DuckDBPyConnection, day: str) -> None:
+    _replace_partition(con, "delete_user_daily_activity_partition", "insert_user_daily_activity", day)
+
+
+def build_user_features(con: duckdb.DuckDBPyConnection, day: str) -> None:
+    _replace_partition(con, "delete_user_features_partition", "insert_user_features", day)
+
+
+@dg.asset(
+    deps=["cleaned_events", "raw_products"],
+    partitions_def=daily_partitions,
+    backfill_policy=daily_backfill_policy,
+    group_name="features",
+    kinds={"duckdb", "sql"},
+    pool="duckdb",
+)
+def user_daily_activity(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+    """features.user_daily_activity: one row per active user per UTC day (views, carts,
+    purchases, orders, revenue, items, sessions, searches, reviews, distinct products and
+    categories, active hours, first/last event, hour-band counts, price-vs-category figures),
+    with per-category and per-brand breakdowns in features.user_daily_category / _brand."""
+    days = list(context.partition_keys)
+    with warehouse.get_connection() as con:
+        for day in days:
+            build_user_daily_activity(con, day)
+        rows = con.execute(
+            "SELECT activity_date::VARCHAR, count(*), sum(events), sum(purchases), round(sum(revenue), 2) "
+            "FROM features.user_daily_activity WHERE activity_date BETWEEN ? AND ? GROUP BY 1 ORDER BY 1",
+            [days[0], days[-1]]).fetchall()
+        for day, users, events, purchases, revenue in rows:
+            context.log.info(f"{day}: {users:,} active users, {events:,} events, {purchases:,} purchases")
+        return dg.MaterializeResult(metadata={
+            "days": days[0] if len(days) == 1 else f"{days[0]}..{days[-1]} ({len(days)} days)",
+            "dagster/row_count": sum(r[1] for r in rows),
+            "per_day": dg.MetadataValue.md(markdown_table(
+                ["day", "active users", "events", "purchases", "revenue"], rows)),
+            "preview": preview(con, "SELECT * EXCLUDE (computed_at) FROM features.user_daily_activity "
+                                    "WHERE activity_date = ? ORDER BY events DESC LIMIT 5", [days[-1]]),
+        })
+
+
+def _feature_checks(con: duckdb.DuckDBPyConnection, days: list[str]) -> list[dg.AssetCheckResult]:
+    duplicates, bad_shares, negative, bad_recency, rows = sql.query(
+        con, "check_user_features", first_day=days[0], last_day=days[-1])[0]
+    return [
+        dg.AssetCheckResult(check_name="one_row_per_user", passed=duplicates == 0,
+                            metadata={"duplicate_rows": duplicates, "rows": rows}),
+        dg.AssetCheckResult(check_name="shares_sum_to_one", passed=bad_shares == 0,
+                            metadata={"rows_off_by_more_than_1e-9": bad_shares}),
+        dg.AssetCheckResult(check_name="no_negative_money", passed=negative == 0,
+                            metadata={"rows_with_negative_revenue_or_refunds": negative}),
+        dg.AssetCheckResult(check_name="recency_matches_last_seen", passed=bad_recency == 0,
+                            metadata={"inconsistent_rows": bad_recency}),
+    ]
+
+
+@dg.asset(
+    deps=[dg.AssetDep("user_daily_activity", partition_mapping=dg.TimeWindowPartitionMapping(
+        start_offset=-(WINDOW_DAYS - 1), end_offset=0, allow_nonexistent_upstream_partitions=True))],
+    partitions_def=daily_partitions,
+    backfill_policy=daily_backfill_policy,
+    group_name="features",
+    kinds={"duckdb", "sql"},
+    pool="duckdb",
+    check_specs=[
+        dg.AssetCheckSpec("one_row_per_user", asset="user_features",
+                          description="Exactly one row per user per day."),
+        dg.AssetCheckSpec("shares_sum_to_one", asset="user_features",
+                          description="Category and brand shares of every user sum to 1."),
+        dg.AssetCheckSpec("no_negative_money", asset="user_features",
+                          description="Revenue and refunds are never negative."),
+        dg.AssetCheckSpec("recency_matches_last_seen", asset="user_features",
+                          description="days_since_last_visit = feature_date - last_seen_date, within "
+                                      "the 90-day horizon; last purchase no later than last visit."),
+    ],
+)
+def user_features(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
+    """features.user_features: one row per user seen in the 90 days ending the partition's day.
+    Recency, frequency and money over 7/30/90 days, AOV, funnel conversion, top categories and
+    brands with shares, price sensitivity, preferred hour band and weekday, tenure, and RFM
+    quintile scores with a readable code (edges in features.rfm_edges). Reads only the window
+    of user_daily_activity, never the event history."""
+    days = list(context.partition_keys)
+    with warehouse.get_connection() as con:
+        for day in days:
+            build_user_features(con, day)
+        last = days[-1]
+        users, purchasers = con.execute(
+            "SELECT count(*), count(last_purchase_date) FROM features.user_features WHERE feature_date = ?",
+            [last]).fetchone()
+        codes = Counter(dict(con.execute(
+            "SELECT rfm_code, count(*) FROM features.user_features WHERE feature_date = ? GROUP BY 1",
+            [last]).fetchall()))
+        edges = con.execute("SELECT metric, edges FROM features.rfm_edges WHERE feature_date = ?",
+                            [last]).fetchall()
+        missing_signup = con.execute(
+            "SELECT count(*) FROM features.user_features WHERE feature_date = ? AND signup_date IS NULL",
+            [last]).fetchone()[0]
+        if missing_signup:
+            context.log.warning(f"{last}: {missing_signup:,} users without a registration row: no tenure")
+        yield dg.MaterializeResult(metadata={
+            "days": last if len(days) == 1 else f"{days[0]}..{last} ({len(days)} days)",
+            "dagster/row_count": users,
+            "purchasers_90d": purchasers,
+            "users_without_signup_date": missing_signup,
+            "rfm_edges": dg.MetadataValue.md(markdown_table(
+                ["metric", "20/40/60/80th percentiles"], [(m, [round(x, 2) for x in e]) for m, e in edges])),
+            "top_rfm_codes": dg.MetadataValue.md(markdown_table(["code", "users"], codes.most_common(8))),
+            "preview": preview(con, "SELECT user_id, days_since_last_visit, orders_90d, revenue_90d, top_category, "
+                                    "price_ratio_90d, preferred_hour_band, rfm_code FROM features.user_features "
+                                    "WHERE feature_date = ? ORDER BY revenue_90d DESC LIMIT 5", [last]),
+        })
+        yield from _feature_checks(con, days)
