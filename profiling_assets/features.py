@@ -4,7 +4,7 @@ computed from a 90-day window of the daily table, so a day's cost does not grow 
 """
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import duckdb
@@ -24,7 +24,7 @@ def _replace_partition(con: duckdb.DuckDBPyConnection, delete: str, insert: str,
     con.begin()
     try:
         sql.run(con, delete, day=day)
-        sql.run(con, insert, day=day, now=datetime.now(timezone.utc))
+        sql.run(con, insert, day=day, now=datetime.now(UTC))
         con.commit()
     except BaseException:
         con.rollback()

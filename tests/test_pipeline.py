@@ -14,11 +14,13 @@ def test_definitions_load():
 
     repo = defs.get_repository_def()
     keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
-    assert {"raw_events", "raw_users", "raw_products", "cleaned_events"} <= keys
+    assert {"raw_events", "raw_users", "raw_products", "cleaned_events", "user_daily_activity",
+            "user_features"} <= keys
     assert repo.get_job("daily_assets").partitions_def is not None
     assert [s.name for s in repo.schedule_defs] == ["daily_assets_schedule"]
     checks = {c.name for c in repo.asset_graph.asset_check_keys}
-    assert {"lines_reconcile", "unique_event_id", "user_id_not_null", "no_future_timestamps"} <= checks
+    assert {"lines_reconcile", "unique_event_id", "user_id_not_null", "no_future_timestamps", "rows_reconcile",
+            "one_row_per_user", "shares_sum_to_one", "no_negative_money", "recency_matches_last_seen"} <= checks
 
 
 @pytest.fixture
