@@ -11,7 +11,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from profiling_assets import sql
-from profiling_assets.metadata import markdown_table, preview
+from profiling_assets.metadata import markdown_table, preview_file
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import prepare_connection
 
@@ -56,10 +56,7 @@ def user_daily_activity(context: dg.AssetExecutionContext, warehouse: DuckDBReso
     with warehouse.get_connection() as con:
         for day in days:
             build_user_daily_activity(con, day)
-        rows = con.execute(
-            "SELECT activity_date::VARCHAR, count(*), sum(events), sum(purchases), round(sum(revenue), 2) "
-            "FROM features.user_daily_activity WHERE activity_date BETWEEN ? AND ? GROUP BY 1 ORDER BY 1",
-            [days[0], days[-1]]).fetchall()
+        rows = sql.query(con, "summarize_user_daily_activity", first_day=days[0], last_day=days[-1])
         for day, users, events, purchases, revenue in rows:
             context.log.info(f"{day}: {users:,} active users, {events:,} events, {purchases:,} purchases")
         return dg.MaterializeResult(metadata={
@@ -67,8 +64,7 @@ def user_daily_activity(context: dg.AssetExecutionContext, warehouse: DuckDBReso
             "dagster/row_count": sum(r[1] for r in rows),
             "per_day": dg.MetadataValue.md(markdown_table(
                 ["day", "active users", "events", "purchases", "revenue"], rows)),
-            "preview": preview(con, "SELECT * EXCLUDE (computed_at) FROM features.user_daily_activity "
-                                    "WHERE activity_date = ? ORDER BY events DESC LIMIT 5", [days[-1]]),
+            "preview": preview_file(con, "preview_user_daily_activity", day=days[-1]),
         })
 
 
@@ -118,17 +114,12 @@ def user_features(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
         for day in days:
             build_user_features(con, day)
         last = days[-1]
-        users, purchasers = con.execute(
-            "SELECT count(*), count(last_purchase_date) FROM features.user_features WHERE feature_date = ?",
-            [last]).fetchone()
+        users, purchasers, missing_signup = sql.query(con, "summarize_user_features", day=last)[0]
         codes = Counter(dict(con.execute(
             "SELECT rfm_code, count(*) FROM features.user_features WHERE feature_date = ? GROUP BY 1",
             [last]).fetchall()))
         edges = con.execute("SELECT metric, edges FROM features.rfm_edges WHERE feature_date = ?",
                             [last]).fetchall()
-        missing_signup = con.execute(
-            "SELECT count(*) FROM features.user_features WHERE feature_date = ? AND signup_date IS NULL",
-            [last]).fetchone()[0]
         if missing_signup:
             context.log.warning(f"{last}: {missing_signup:,} users without a registration row: no tenure")
         yield dg.MaterializeResult(metadata={
@@ -139,8 +130,6 @@ def user_features(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
             "rfm_edges": dg.MetadataValue.md(markdown_table(
                 ["metric", "20/40/60/80th percentiles"], [(m, [round(x, 2) for x in e]) for m, e in edges])),
             "top_rfm_codes": dg.MetadataValue.md(markdown_table(["code", "users"], codes.most_common(8))),
-            "preview": preview(con, "SELECT user_id, days_since_last_visit, orders_90d, revenue_90d, top_category, "
-                                    "price_ratio_90d, preferred_hour_band, rfm_code FROM features.user_features "
-                                    "WHERE feature_date = ? ORDER BY revenue_90d DESC LIMIT 5", [last]),
+            "preview": preview_file(con, "preview_user_features", day=last),
         })
         yield from _feature_checks(con, days)

@@ -8,6 +8,8 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from profiling_assets import sql
+
 
 def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 60) -> str:
     def cell(value: Any) -> str:
@@ -23,6 +25,13 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], max_wi
 def preview(con: duckdb.DuckDBPyConnection, statement: str, params: Sequence[Any] = ()) -> dg.MetadataValue:
     """A markdown preview of a short query's result (the statement carries its own LIMIT)."""
     cursor = con.execute(statement, list(params))
+    columns = [d[0] for d in cursor.description]
+    return dg.MetadataValue.md(markdown_table(columns, cursor.fetchall()))
+
+
+def preview_file(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> dg.MetadataValue:
+    """A markdown preview of the rows a SQL file (with its own LIMIT) returns."""
+    cursor = sql.run(con, name, **params)
     columns = [d[0] for d in cursor.description]
     return dg.MetadataValue.md(markdown_table(columns, cursor.fetchall()))
 
