@@ -1,10 +1,14 @@
-"""Demo data: users with planted archetypes, a catalogue, daily event logs with planted dirt.
+"""Demo data: an e-commerce event log with planted truth and planted dirt.
 
-The generator is the project's built-in data source. It is deterministic for a seed (same
-arguments, same bytes), streams each day to disk as it goes (memory does not grow with the
-number of events), and writes what it planted to ``ground_truth/``, which the pipeline never
-reads: user archetypes and category preferences for evaluating segments, and the exact count
-of every kind of dirt per day for testing the ingest layer.
+``generate`` writes a product catalogue, a registration snapshot and one event file per UTC
+day under ``landing/``, plus what it planted under ``ground_truth/`` (never read by the
+pipeline): every user's archetype and true category preferences, and the exact number of
+each kind of dirty line per day, so that the ingest and cleaning layers can be tested for
+exact outcomes and the profiles for recovering the archetypes.
+
+The output is a pure function of the arguments (numpy generators seeded from the seed and
+the day index; no clock, no salted ``hash()``). Each day is generated in chunks of sessions
+in start-time order and streamed to disk, so memory does not grow with the number of events.
 """
 
 from __future__ import annotations
@@ -14,133 +18,230 @@ import csv
 import gzip
 import io
 import json
-import math
 import os
-import random
+import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
-from datetime import date, datetime, timedelta
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+import numpy as np
+
+# --------------------------------------------------------------------------- vocabulary
+
+# Per category: vocabulary for titles, descriptions, searches and reviews; brands (most
+# popular first); (mu, sigma) of the log-normal list price.
 CATEGORIES: dict[str, dict[str, Any]] = {
     "electronics": {
-        "nouns": ["headphones", "speaker", "charger", "smartwatch", "keyboard", "monitor", "tablet", "camera"],
+        "nouns": ["headphones", "speaker", "charger", "smartwatch", "keyboard", "monitor",
+                  "webcam", "earbuds"],
         "adjectives": ["wireless", "bluetooth", "noise cancelling", "portable", "4k", "smart",
                        "fast charging", "ergonomic"],
-        "brands": ["Sonora", "Voltix", "Pixelon", "Kadence"],
-        "features": ["long battery life", "crisp sound", "a bright display", "quick pairing"],
-        "price": (4.4, 0.6),
+        "brands": ["Sonora", "Voltix", "Pixelon", "Kadence", "Ampere"],
+        "features": ["long battery life", "crisp sound", "a bright display", "quick pairing",
+                     "low latency", "a sturdy build"],
+        "uses": ["working from home", "travel", "gaming", "the daily commute"],
+        "price": (4.3, 0.7),
     },
     "books": {
-        "nouns": ["novel", "cookbook", "biography", "thriller", "travel guide", "atlas", "poetry collection",
-                  "graphic novel"],
-        "adjectives": ["bestselling", "illustrated", "hardcover", "paperback", "classic", "award winning",
-                       "signed", "annotated"],
-        "brands": ["Penwick Press", "Lantern Books", "Orchard House", "Quillstone"],
-        "features": ["a gripping plot", "beautiful illustrations", "clear recipes", "vivid characters"],
-        "price": (2.8, 0.4),
+        "nouns": ["novel", "cookbook", "biography", "thriller", "travel guide", "atlas",
+                  "poetry collection", "graphic novel"],
+        "adjectives": ["bestselling", "illustrated", "hardcover", "paperback", "classic",
+                       "award winning", "signed", "annotated"],
+        "brands": ["Penwick Press", "Lantern Books", "Orchard House", "Quillstone", "Bramble"],
+        "features": ["a gripping plot", "beautiful illustrations", "clear recipes",
+                     "vivid characters", "sharp prose", "useful maps"],
+        "uses": ["a rainy weekend", "book clubs", "gifting", "curious readers"],
+        "price": (2.7, 0.4),
     },
     "fashion": {
-        "nouns": ["sneakers", "jacket", "dress", "jeans", "scarf", "handbag", "boots", "t-shirt"],
-        "adjectives": ["leather", "slim fit", "waterproof", "cotton", "vintage", "oversized", "summer", "wool"],
-        "brands": ["Northline", "Velda", "Marlow & Co", "Urbano"],
-        "features": ["a flattering cut", "soft fabric", "sturdy stitching", "a timeless look"],
-        "price": (3.8, 0.5),
+        "nouns": ["sneakers", "jacket", "dress", "jeans", "scarf", "handbag", "boots", "hoodie"],
+        "adjectives": ["leather", "slim fit", "waterproof", "cotton", "vintage", "oversized",
+                       "summer", "wool"],
+        "brands": ["Northline", "Velda", "Marlowe", "Urbano", "Tessal"],
+        "features": ["a flattering cut", "soft fabric", "sturdy stitching", "a timeless look",
+                     "deep pockets", "a relaxed fit"],
+        "uses": ["everyday wear", "the office", "weekend trips", "cold mornings"],
+        "price": (3.8, 0.55),
     },
     "home_kitchen": {
-        "nouns": ["blender", "frying pan", "coffee maker", "knife set", "duvet", "desk lamp", "storage box",
-                  "kettle"],
-        "adjectives": ["stainless steel", "non-stick", "ceramic", "energy efficient", "compact", "cast iron",
-                       "bamboo", "cordless"],
-        "brands": ["Hearthly", "Casaro", "Kitchwell", "Domus"],
-        "features": ["easy cleaning", "even heating", "a space saving design", "quiet operation"],
+        "nouns": ["blender", "frying pan", "coffee maker", "knife set", "duvet", "desk lamp",
+                  "storage box", "kettle"],
+        "adjectives": ["stainless steel", "non stick", "ceramic", "energy efficient", "compact",
+                       "cast iron", "bamboo", "cordless"],
+        "brands": ["Hearthly", "Casaro", "Kitchwell", "Domus", "Nestora"],
+        "features": ["easy cleaning", "even heating", "a space saving design",
+                     "quiet operation", "a comfortable handle", "a generous capacity"],
+        "uses": ["small kitchens", "family dinners", "busy mornings", "a cosy bedroom"],
         "price": (3.7, 0.6),
     },
     "beauty": {
-        "nouns": ["moisturizer", "lipstick", "shampoo", "serum", "perfume", "face mask", "sunscreen",
-                  "nail polish"],
-        "adjectives": ["hydrating", "organic", "matte", "vitamin c", "fragrance free", "long lasting",
-                       "spf 50", "vegan"],
-        "brands": ["Lumea", "Rosabel", "Purelle", "Aurae"],
-        "features": ["a light texture", "a subtle scent", "gentle ingredients", "lasting colour"],
+        "nouns": ["moisturizer", "lipstick", "shampoo", "serum", "perfume", "face mask",
+                  "sunscreen", "nail polish"],
+        "adjectives": ["hydrating", "organic", "matte", "vitamin c", "fragrance free",
+                       "long lasting", "spf 50", "vegan"],
+        "brands": ["Lumea", "Rosabel", "Purelle", "Aurae", "Celest"],
+        "features": ["a light texture", "a subtle scent", "gentle ingredients",
+                     "lasting colour", "quick absorption", "a refillable bottle"],
+        "uses": ["sensitive skin", "daily routines", "summer days", "evenings out"],
         "price": (3.0, 0.5),
     },
     "sports": {
-        "nouns": ["yoga mat", "running shoes", "dumbbells", "bike helmet", "tennis racket", "water bottle",
-                  "fitness tracker", "hiking backpack"],
-        "adjectives": ["lightweight", "breathable", "adjustable", "anti slip", "insulated", "professional",
-                       "foldable", "reflective"],
-        "brands": ["Stridex", "Peakform", "Aerolite", "Vantor"],
-        "features": ["solid grip", "great cushioning", "durable materials", "an accurate sensor"],
-        "price": (3.6, 0.6),
+        "nouns": ["yoga mat", "running shoes", "dumbbells", "bike helmet", "tennis racket",
+                  "water bottle", "fitness tracker", "hiking backpack"],
+        "adjectives": ["lightweight", "breathable", "adjustable", "anti slip", "insulated",
+                       "professional", "foldable", "reflective"],
+        "brands": ["Stridex", "Peakform", "Aerolite", "Vantor", "Kinetiq"],
+        "features": ["a solid grip", "thick cushioning", "durable materials",
+                     "an accurate sensor", "padded straps", "quick drying fabric"],
+        "uses": ["home workouts", "trail running", "the gym", "long rides"],
+        "price": (3.6, 0.65),
     },
     "toys": {
-        "nouns": ["building blocks", "jigsaw puzzle", "doll", "board game", "remote control car", "plush bear",
-                  "train set", "science kit"],
-        "adjectives": ["educational", "colorful", "wooden", "interactive", "battery powered", "family",
-                       "creative", "classic"],
-        "brands": ["Tinkertown", "Joybox", "Playmo", "Brightkid"],
-        "features": ["hours of fun", "safe materials", "clever design", "easy assembly"],
+        "nouns": ["building blocks", "jigsaw puzzle", "doll", "board game", "remote control car",
+                  "plush bear", "train set", "science kit"],
+        "adjectives": ["educational", "colorful", "wooden", "interactive", "battery powered",
+                       "family", "creative", "classic"],
+        "brands": ["Tinkertown", "Joybox", "Playmo", "Brightkid", "Wonderlo"],
+        "features": ["hours of fun", "safe materials", "a clever design", "easy assembly",
+                     "bright colours", "clear instructions"],
+        "uses": ["rainy afternoons", "birthday gifts", "young explorers", "family game night"],
         "price": (3.1, 0.5),
     },
     "grocery": {
-        "nouns": ["coffee beans", "olive oil", "green tea", "pasta", "dark chocolate", "honey", "granola",
-                  "spice mix"],
-        "adjectives": ["organic", "fair trade", "extra virgin", "gluten free", "roasted", "artisan",
-                       "wholegrain", "premium"],
-        "brands": ["Farmstead", "Goldleaf", "Verdana Foods", "Mill & Co"],
-        "features": ["rich flavour", "fresh aroma", "a smooth finish", "natural ingredients"],
+        "nouns": ["coffee beans", "olive oil", "green tea", "pasta", "dark chocolate", "honey",
+                  "granola", "spice mix"],
+        "adjectives": ["organic", "fair trade", "extra virgin", "gluten free", "roasted",
+                       "artisan", "wholegrain", "premium"],
+        "brands": ["Farmstead", "Goldleaf", "Verdana", "Millbrook", "Olvera"],
+        "features": ["a rich flavour", "a fresh aroma", "a smooth finish",
+                     "natural ingredients", "resealable packaging", "a balanced taste"],
+        "uses": ["quick breakfasts", "home cooking", "afternoon breaks", "healthy snacking"],
         "price": (2.2, 0.5),
     },
 }
 CATEGORY_NAMES = list(CATEGORIES)
+N_CATEGORIES = len(CATEGORY_NAMES)
+N_BRANDS = 5  # per category
+CATEGORY_POPULARITY = np.array([0.18, 0.12, 0.16, 0.14, 0.1, 0.11, 0.08, 0.11])
+BRAND_POPULARITY = np.array([0.32, 0.24, 0.18, 0.15, 0.11])
 
-POSITIVE = ["Absolutely love this {noun}", "Excellent {noun}, works perfectly", "Great quality, highly recommend",
-            "Fantastic value and fast delivery", "Best {noun} I have bought, very happy"]
-MIXED = ["The {noun} is okay, nothing special", "Decent {noun} but a bit overpriced",
-         "Average quality, does the job", "Fine overall, delivery was slow"]
-NEGATIVE = ["Terrible {noun}, broke after a week", "Very disappointed, poor quality",
-            "Awful, would not recommend this {noun}", "Waste of money, returning it",
-            "Cheap and flimsy {noun}, stopped working"]
+# Review sentences by sentiment. Every negative sentence holds a word of the negative
+# lexicon and every positive one a word of the positive lexicon; mixed ones hold neither,
+# so that a test (or a sentiment model) can check that text follows the rating.
+REVIEW_OPENERS = {
+    "negative": ["Terrible {noun}, it broke after a week.", "Very disappointed with this {noun}.",
+                 "Poor quality {noun}, I would not buy it again.", "A waste of money.",
+                 "Cheap and flimsy, the {noun} stopped working."],
+    "mixed": ["The {noun} is okay, nothing special.", "A decent {noun} but a bit overpriced.",
+              "Average {noun}, it does the job.", "Mixed feelings about this {noun}."],
+    "positive": ["Love this {noun}!", "Excellent {noun}, exactly as described.",
+                 "Great quality {noun}, highly recommend.", "Really happy with this {noun}.",
+                 "Fantastic {noun}, worth every penny."],
+}
+REVIEW_DETAILS = {
+    "negative": ["Nothing like the photos.", "Customer service was unhelpful.",
+                 "Returning it.", "Poor value from {brand}."],
+    "mixed": ["Delivery took a while.", "Expected more for the price.",
+              "Fine for occasional use.", "{Feature} could be better."],
+    "positive": ["{Feature} is great.", "Arrived quickly and works perfectly.",
+                 "Would happily buy from {brand} again.", "Great for {use}."],
+}
+SEARCH_PREFIXES = {"bargain_hunter": ["cheap", "discount", "budget", "best price"],
+                   "loyal_high_spender": ["premium", "best", "luxury"]}
 
-CITIES = ["London", "Manchester", "Paris", "Lyon", "Berlin", "Madrid", "Rome", "Amsterdam", "Dublin", "Lisbon",
-          "Warsaw", "Vienna"]
+FIRST_NAMES = ["olivia", "liam", "emma", "noah", "ava", "lucas", "mia", "leo", "amelia", "hugo",
+               "sofia", "arthur", "isla", "mateo", "chloe", "elias", "zara", "omar", "nina",
+               "jonas"]
+LAST_NAMES = ["smith", "garcia", "muller", "rossi", "dubois", "kowalski", "jansen", "silva",
+              "murphy", "novak", "berg", "costa", "weber", "moreau", "lindqvist", "brown"]
+EMAIL_DOMAINS = ["example.com", "example.org", "mail.example.net"]
+CITIES = ["London", "Manchester", "Birmingham", "Paris", "Lyon", "Berlin", "Hamburg", "Madrid",
+          "Barcelona", "Rome", "Milan", "Amsterdam", "Dublin", "Lisbon", "Warsaw", "Vienna"]
+CITY_WEIGHTS = np.array([14, 6, 4, 11, 4, 9, 4, 8, 5, 6, 4, 6, 4, 4, 4, 3], dtype=float)
 DEVICES = ["mobile", "desktop", "tablet", "app"]
-OFFSETS = [(5, 30), (2, 0), (-7, 0), (9, 0), (-3, 0), (1, 0)]  # hours, minutes east of UTC
+DEVICE_WEIGHTS = np.array([0.42, 0.28, 0.1, 0.2])
+UNKNOWN_TYPES = ["click", "wishlist_add", "page_ping", "checkout_start", "impression"]
+
+# Event types, in the order in which a product view unfolds (view, cart, purchase, review).
+VIEW, CART, PURCHASE, REVIEW, SEARCH, RETURN = range(6)
+TYPE_NAMES = ["view", "cart", "purchase", "review", "search", "return"]
+# Promotions: the fraction of the list price paid, and how often each applies.
+DISCOUNTS = np.array([1.0, 0.95, 0.9, 0.8, 0.7])
+DISCOUNT_WEIGHTS = np.array([0.7, 0.08, 0.1, 0.08, 0.04])
+P_RETURN = 0.05  # of purchases, returned 1-7 days later
+
+# Timestamp spellings: Z; milliseconds +00:00; space +00:00; local time with an offset with
+# and without a colon. Offsets are (minutes east of UTC).
+TS_STYLE_WEIGHTS = np.array([0.3, 0.2, 0.2, 0.2, 0.1])
+TS_Z, TS_MS, TS_SPACE, TS_OFFSET_COLON, TS_OFFSET_PLAIN = range(5)
+OFFSET_MINUTES = np.array([330, 120, -420, 540, -180, 60, -240, 600, 345])
+DAY_MS = 86_400_000
+
+# Habitual hours of activity (UTC): morning, lunch, evening, night.
+HABIT_HOURS = np.array([8.0, 12.5, 19.5, 23.0])
 
 
 @dataclass(frozen=True)
 class Archetype:
+    """A kind of user: how often, when and how they shop."""
+
     name: str
-    share: float             # of registered users
-    p_active: float          # chance of at least one session on a day
-    sessions: float          # mean sessions on an active day
-    views: float             # mean product views per session
-    p_search: float          # chance a session starts with a search
-    p_cart: float            # view -> cart
-    p_buy: float             # cart -> purchase
-    price_pos: float         # preferred position in a category's price range, 0 cheap .. 1 dear
-    concentration: float     # Dirichlet alpha of category preferences (small = focused)
-    hour: float              # peak hour of day (UTC)
+    share: float        # of registered users
+    p_active: float     # chance of at least one session on a day
+    sessions: float     # mean sessions on an active day (>= 1)
+    views: float        # mean product views per session
+    p_search: float     # chance a session starts with a search
+    p_cart: float       # view -> cart
+    p_buy: float        # cart -> purchase
+    p_review: float     # purchase -> review
+    price_pos: float    # preferred position in a category's price range, 0 cheap .. 1 dear
+    cat_conc: float     # Dirichlet concentration of category preferences (small = focused;
+                        # specialists: of the categories outside their focus)
+    brand_conc: float   # Dirichlet concentration of brand preferences within a category
+    p_brand: float      # chance a view follows brand preferences rather than price alone
+    habits: tuple[float, float, float, float]  # weights of HABIT_HOURS as the main peak
 
 
 ARCHETYPES = [
-    Archetype("loyal_high_spender", 0.16, 0.60, 1.6, 4.0, 0.25, 0.45, 0.75, 0.88, 1.2, 20.0),
-    Archetype("bargain_hunter", 0.18, 0.45, 1.3, 6.0, 0.55, 0.30, 0.45, 0.10, 1.0, 12.0),
-    Archetype("window_shopper", 0.18, 0.50, 1.4, 7.0, 0.30, 0.06, 0.12, 0.50, 0.8, 22.0),
-    Archetype("new_user", 0.16, 0.55, 1.2, 4.0, 0.40, 0.25, 0.45, 0.45, 1.0, 18.0),
-    Archetype("lapsing", 0.16, 0.70, 1.3, 4.5, 0.30, 0.30, 0.55, 0.55, 1.0, 9.0),
-    Archetype("category_specialist", 0.16, 0.50, 1.4, 5.0, 0.35, 0.35, 0.60, 0.62, 0.0, 14.0),
+    Archetype("loyal_high_spender", 0.16, 0.6, 1.5, 3.4, 0.2, 0.34, 0.75, 0.25, 0.86, 1.0, 0.25,
+              0.75, (0.2, 0.2, 0.5, 0.1)),
+    Archetype("bargain_hunter", 0.18, 0.5, 1.4, 4.0, 0.5, 0.2, 0.5, 0.12, 0.1, 1.0, 4.0, 0.15,
+              (0.3, 0.4, 0.2, 0.1)),
+    Archetype("window_shopper", 0.18, 0.5, 1.4, 5.0, 0.3, 0.05, 0.15, 0.1, 0.5, 2.5, 1.5, 0.4,
+              (0.1, 0.2, 0.3, 0.4)),
+    Archetype("new_user", 0.16, 0.5, 1.2, 4.2, 0.45, 0.2, 0.45, 0.15, 0.45, 1.0, 1.0, 0.4,
+              (0.25, 0.25, 0.3, 0.2)),
+    Archetype("lapsing", 0.16, 0.65, 1.3, 4.2, 0.3, 0.2, 0.5, 0.15, 0.5, 1.0, 1.0, 0.5,
+              (0.5, 0.2, 0.2, 0.1)),
+    Archetype("category_specialist", 0.16, 0.5, 1.4, 4.4, 0.35, 0.25, 0.55, 0.2, 0.6, 0.08, 0.5,
+              0.6, (0.2, 0.3, 0.4, 0.1)),
 ]
-ARCHETYPE_BY_NAME = {a.name: a for a in ARCHETYPES}
+ARCHETYPE_NAMES = [a.name for a in ARCHETYPES]
+BARGAIN = ARCHETYPE_NAMES.index("bargain_hunter")
+SPECIALIST = ARCHETYPE_NAMES.index("category_specialist")
+NEW_USER = ARCHETYPE_NAMES.index("new_user")
+LAPSING = ARCHETYPE_NAMES.index("lapsing")
+FOCUS_CONC = 12.0  # a specialist's Dirichlet concentration on the focus category (~0.94 of it)
+LAPSE_RATE = 4.0  # lapsing activity ~ exp(-LAPSE_RATE * fraction of the window elapsed)
+BOT_EVENTS = (1500, 3000)  # views per bot per day
+# One column per Archetype field, indexed by archetype code.
+_A = {f.name: np.array([getattr(a, f.name) for a in ARCHETYPES])
+      for f in fields(Archetype) if f.name != "name"}
 
 
 @dataclass(frozen=True)
 class DirtRates:
-    """Planted dirt per clean event of a day (bot_users: how many bot users)."""
+    """Planted dirt, as a fraction of a day's clean events per kind; bot_users is a count.
+
+    Every dirty line is one extra line next to a clean event (a duplicate copies an earlier
+    clean line instead), so rates are per clean event and the kinds never overlap.
+    """
 
     duplicate: float = 0.01
     malformed: float = 0.002
@@ -153,472 +254,1032 @@ class DirtRates:
     bot_users: int = 2
 
     def scaled(self, factor: float) -> DirtRates:
+        """Every rate times factor, bot_users rounded; factor 0 gives clean data."""
+        if factor < 0:
+            raise ValueError(f"dirt scale must be >= 0, got {factor}")
         rates = {k: v * factor for k, v in asdict(self).items() if k != "bot_users"}
         return replace(self, **rates, bot_users=round(self.bot_users * factor))
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-DIRT_KINDS = ["duplicate", "malformed", "missing_user", "unknown_type", "negative_price", "absurd_price",
-              "future_ts", "wrong_day"]
-PRICED_DIRT = {"negative_price", "absurd_price"}
+DIRT_KINDS = ["duplicate", "malformed", "missing_user", "unknown_type", "negative_price",
+              "absurd_price", "future_ts", "wrong_day"]
+_DUPLICATE, _MALFORMED = 0, 1
+_PRICED_KINDS = {4, 5}  # need a template event with a price
+DUPLICATE_WINDOW = 1000  # a duplicate copies one of the last this many clean human lines
+CHUNK_SESSIONS = 4096  # sessions generated and written at a time (bounds memory)
+FORMATS = ("jsonl", "jsonl.gz", "csv", "parquet")
+COLUMNS = ("event_id", "ts", "user_id", "session_id", "event_type", "product_id", "price",
+           "quantity", "query", "review_text", "rating", "device")
+
+
+def _rng(seed: int, *stream: int) -> np.random.Generator:
+    # SeedSequence mixes the whole tuple, so (seed, day) streams are independent.
+    return np.random.default_rng([seed & 0xFFFF_FFFF_FFFF_FFFF, *stream])
+
+
+def _pick_cumulative(rng: np.random.Generator, cum: np.ndarray) -> np.ndarray:
+    """One categorical draw per row of cum (rows of cumulative weights ending in 1)."""
+    r = rng.random(len(cum))
+    return (r[:, None] >= cum).sum(axis=1)
+
+
+def _cumulative(weights: np.ndarray) -> np.ndarray:
+    cum = np.cumsum(weights, axis=-1)
+    cum /= cum[..., -1:]
+    cum[..., -1] = 1.0  # rounding must never leave a draw beyond the last bucket
+    return cum.astype(np.float32)
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+class _Catalogue:
+    def __init__(self, rng: np.random.Generator, n: int):
+        self.n = n
+        cat = np.concatenate([np.arange(N_CATEGORIES),  # every category has a product
+                              rng.choice(N_CATEGORIES, n - N_CATEGORIES, p=CATEGORY_POPULARITY)])
+        brand = rng.choice(N_BRANDS, n, p=BRAND_POPULARITY)
+        tier = np.exp(rng.normal(0.0, 0.3, (N_CATEGORIES, N_BRANDS)))  # brands differ in price
+        mu = np.array([CATEGORIES[c]["price"][0] for c in CATEGORY_NAMES])
+        sigma = np.array([CATEGORIES[c]["price"][1] for c in CATEGORY_NAMES])
+        raw = np.exp(mu[cat] + sigma[cat] * rng.standard_normal(n)) * tier[cat, brand]
+        price = np.maximum(np.where(raw >= 5, np.floor(raw) + 0.99, np.round(raw, 2)), 0.49)
+        self.cat, self.brand, self.price = cat, brand, price
+        self.quality = np.clip(rng.normal(4.0, 0.6, n), 1.8, 4.9)  # drives ratings
+        self.noun = rng.integers(0, 8, n)
+        adjs = rng.integers(0, 8, (n, 2))
+        feats = rng.integers(0, 6, (n, 2))
+        uses = rng.integers(0, 4, n)
+        editions = rng.choice(["", " Pro", " Mini", " Plus", " Max", " 2", " Lite"], n)
+
+        self.ids = np.array([f"P{i + 1:05d}" for i in range(n)])
+        self.titles, self.descriptions = [], []
+        for c, b, noun, (a1, a2), (f1, f2), use, edition in zip(
+                cat.tolist(), brand.tolist(), self.noun.tolist(), adjs.tolist(), feats.tolist(),
+                uses.tolist(), editions.tolist()):
+            spec = CATEGORIES[CATEGORY_NAMES[c]]
+            b, noun = spec["brands"][b], spec["nouns"][noun]
+            a1, a2 = spec["adjectives"][a1], spec["adjectives"][a2]
+            f1, f2 = spec["features"][f1], spec["features"][(f1 + 1 + f2 % 5) % 6]  # distinct
+            self.titles.append(f"{b} {a1.title()} {noun.title()}{edition}")
+            self.descriptions.append(f"{a1.capitalize()} {noun} from {b}, with {f1} and {f2}. "
+                                     f"{a2.capitalize()} and made for {spec['uses'][use]}.")
+
+        # Price-sorted lookup tables: a price position in [0, 1) picks a product of a
+        # category, or of a category's brand, by rank.
+        self.by_cat = np.lexsort((price, cat))
+        self.cat_start = np.searchsorted(cat[self.by_cat], np.arange(N_CATEGORIES))
+        self.cat_len = np.bincount(cat, minlength=N_CATEGORIES)
+        key = cat * N_BRANDS + brand
+        self.by_brand = np.lexsort((price, key))
+        self.brand_start = np.searchsorted(key[self.by_brand], np.arange(N_CATEGORIES * N_BRANDS))
+        self.brand_len = np.bincount(key, minlength=N_CATEGORIES * N_BRANDS)
+
+        # Prices as paid (list price times a promotion) and their JSON text, computed once.
+        self.paid = np.round(price[:, None] * DISCOUNTS[None, :], 2)
+        # (json.dumps writes floats with repr, so these match the dirty lines' encoding)
+        ids = np.repeat(self.ids, len(DISCOUNTS)).tolist()
+        paid = self.paid.ravel().tolist()
+        self.json_tail = np.array([f',"product_id":"{pid}","price":{p!r}'
+                                   for pid, p in zip(ids, paid)], dtype=object)
+
+    def pick(self, cat: np.ndarray, brand: np.ndarray, use_brand: np.ndarray,
+             pos: np.ndarray) -> np.ndarray:
+        """Products at price rank pos within the category, or within its brand where
+        use_brand (falling back to the category where the brand has no products)."""
+        key = cat * N_BRANDS + brand
+        blen = self.brand_len[key]
+        use_brand = use_brand & (blen > 0)
+        in_brand = self.brand_start[key] + (pos * blen).astype(np.int64)
+        in_cat = self.cat_start[cat] + (pos * self.cat_len[cat]).astype(np.int64)
+        return np.where(use_brand, self.by_brand[np.where(use_brand, in_brand, 0)],
+                        self.by_cat[in_cat])
+
+    def rows(self) -> list[list[Any]]:
+        return [[self.ids[i], self.titles[i], self.descriptions[i], CATEGORY_NAMES[self.cat[i]],
+                 CATEGORIES[CATEGORY_NAMES[self.cat[i]]]["brands"][self.brand[i]],
+                 repr(float(self.price[i]))] for i in range(self.n)]
+
+
+# --------------------------------------------------------------------------- population
+
+
+class _Population:
+    """Per-user state: archetype, preferences, habits. Bots follow the humans in numbering."""
+
+    def __init__(self, rng: np.random.Generator, n: int, bots: int, days: int, start: date):
+        self.n, self.bots = n, bots
+        arch = rng.choice(len(ARCHETYPES), n, p=_A["share"] / _A["share"].sum())
+        self.arch = arch
+        # Dirichlet preferences around the categories' popularity; a specialist's mass sits
+        # on one focus category
+        alpha = _A["cat_conc"][arch][:, None] * CATEGORY_POPULARITY[None, :] * N_CATEGORIES
+        focus = rng.choice(N_CATEGORIES, n, p=CATEGORY_POPULARITY)
+        special = np.flatnonzero(arch == SPECIALIST)
+        alpha[special] = _A["cat_conc"][SPECIALIST]
+        alpha[special, focus[special]] = FOCUS_CONC
+        gamma = rng.standard_gamma(alpha) + 1e-12
+        self.prefs = gamma / gamma.sum(axis=1, keepdims=True)
+        self.cat_cum = _cumulative(self.prefs)
+        balpha = (_A["brand_conc"][arch][:, None, None]
+                  * (BRAND_POPULARITY * N_BRANDS)[None, None, :])
+        bgamma = rng.standard_gamma(np.broadcast_to(balpha, (n, N_CATEGORIES, N_BRANDS))) + 1e-12
+        self.brand_cum = _cumulative(bgamma)
+        self.favourite_brand = bgamma.argmax(axis=2).astype(np.int8)  # named in searches
+        del bgamma
+        self.price_pos = np.clip(_A["price_pos"][arch] + rng.normal(0, 0.08, n), 0.02, 0.98)
+
+        habits = np.array([a.habits for a in ARCHETYPES])
+        main = _pick_cumulative(rng, _cumulative(habits[arch]))
+        self.peak1 = HABIT_HOURS[main] + rng.normal(0, 0.75, n)
+        self.peak2 = HABIT_HOURS[rng.integers(0, len(HABIT_HOURS), n)] + rng.normal(0, 0.75, n)
+        self.w2 = rng.uniform(0.0, 0.35, n)  # weight of the secondary peak
+        self.spread = rng.uniform(0.6, 1.8, n)  # hours
+        self.device = rng.choice(len(DEVICES), n, p=DEVICE_WEIGHTS)
+
+        # New users sign up during the window (not on day 0 unless the window is one day)
+        # and are active from that day on; everyone else signed up before it.
+        first = np.zeros(n, dtype=np.int64)
+        new = arch == NEW_USER
+        if days > 1:
+            first[new] = rng.integers(1, max(2, 2 * days // 3 + 1), new.sum())
+        self.first_day = np.minimum(first, days - 1)
+        before = rng.integers(14, 1500, n)
+        self.signup_offset = np.where(new, self.first_day, -before)  # days from start
+
+        self.ids = np.array([f"U{i + 1:06d}" for i in range(n + bots)])
+
+    def activity(self, day: int, days: int) -> np.ndarray:
+        """Chance of being active on a day: lapsing users fade out, new users start at signup."""
+        p = _A["p_active"][self.arch].copy()
+        p[self.arch == LAPSING] *= np.exp(-LAPSE_RATE * day / max(days - 1, 1))
+        p[self.first_day > day] = 0.0
+        return p
+
+    def registration_rows(self, rng: np.random.Generator, start: date) -> list[list[Any]]:
+        n = self.n
+        age = np.clip(np.where(self.arch == NEW_USER, rng.normal(30, 9, n), rng.normal(41, 13, n)),
+                      18, 85).astype(int)
+        age_missing = rng.random(n) < 0.03
+        gender = rng.choice(["F", "M", "X", ""], n, p=[0.49, 0.46, 0.02, 0.03])
+        city = rng.choice(len(CITIES), n, p=CITY_WEIGHTS / CITY_WEIGHTS.sum())
+        city_missing = rng.random(n) < 0.02
+        first = rng.integers(0, len(FIRST_NAMES), n)
+        last = rng.integers(0, len(LAST_NAMES), n)
+        domain = rng.integers(0, len(EMAIL_DOMAINS), n)
+        phone = rng.integers(0, 10**6, n)
+        signup = (np.datetime64(start.isoformat()) + self.signup_offset).astype(str)
+        age_text = np.where(age_missing, "", age.astype(str))
+        city_text = np.where(city_missing, "", np.array(CITIES)[city])
+        return [[uid, day, a, g, c, f"{FIRST_NAMES[f]}.{LAST_NAMES[la]}{i + 1}@{EMAIL_DOMAINS[d]}",
+                 f"+44 7700 {ph:06d}"]
+                for i, (uid, day, a, g, c, f, la, d, ph) in enumerate(zip(
+                    self.ids[:n].tolist(), signup.tolist(), age_text.tolist(), gender.tolist(),
+                    city_text.tolist(), first.tolist(), last.tolist(), domain.tolist(),
+                    phone.tolist()))]
+
+    def truth_rows(self) -> list[list[Any]]:
+        order = np.argsort(-self.prefs, axis=1, kind="stable")  # strongest preference first
+        # weights to 4 decimals by table lookup: formatting 8 floats per user is slow
+        digits = np.array([f"{i / 10_000:.4f}" for i in range(10_001)], dtype=object)
+        weight = np.rint(np.take_along_axis(self.prefs, order, 1) * 10_000).astype(np.int64)
+        pairs = np.array([c + ":" for c in CATEGORY_NAMES], dtype=object)[order] + digits[weight]
+        names = np.array(ARCHETYPE_NAMES)[self.arch]
+        rows = [[uid, name, "false", "|".join(p)] for uid, name, p in zip(
+            self.ids[: self.n].tolist(), names.tolist(), pairs.tolist())]
+        rows += [[self.ids[self.n + b], "bot", "true", ""] for b in range(self.bots)]
+        return rows
+
+
+def _expected_events_per_session() -> np.ndarray:
+    """Mean clean events of one session per archetype (views at least 1; returns included)."""
+    views = _A["views"] + np.exp(-_A["views"])  # E[max(1, Poisson(v))]
+    promo = 1 - DISCOUNT_WEIGHTS[0]
+    p_cart = np.minimum(1.0, _A["p_cart"] * (1 + promo * (np.arange(len(ARCHETYPES)) == BARGAIN)))
+    p_buy = p_cart * _A["p_buy"]
+    return _A["p_search"] + views * (1 + p_cart + p_buy * (1 + _A["p_review"] + P_RETURN))
+
+
+# --------------------------------------------------------------------------- timestamps
+
+
+@cache
+def _clock_table() -> np.ndarray:
+    """ "HH:MM:SS" for every second of a day: formatting by lookup is much faster than
+    datetime formatting per event."""
+    return np.array([f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400)],
+                    dtype=object)
+
+
+def _offset_suffix(minutes: int, colon: bool) -> str:
+    sign = "+" if minutes >= 0 else "-"
+    h, m = divmod(abs(int(minutes)), 60)
+    return f"{sign}{h:02d}{':' if colon else ''}{m:02d}"
+
+
+_SUFFIX_COLON = [_offset_suffix(m, True) for m in OFFSET_MINUTES]
+_SUFFIX_PLAIN = [_offset_suffix(m, False) for m in OFFSET_MINUTES]
+
+
+def _format_day_ts(day: date, t_ms: np.ndarray, style: np.ndarray, offset: np.ndarray) -> list[str]:
+    """Instants within a UTC day (ms after midnight) in mixed ISO-8601 spellings."""
+    clock = _clock_table()
+    out = np.empty(len(t_ms), dtype=object)
+    d = day.isoformat()
+    sec = t_ms // 1000
+    for st in range(len(TS_STYLE_WEIGHTS)):
+        m = style == st
+        if not m.any():
+            continue
+        if st == TS_Z:
+            out[m] = [f"{d}T{c}Z" for c in clock[sec[m]]]
+        elif st == TS_MS:
+            out[m] = [f"{d}T{c}.{ms:03d}+00:00"
+                      for c, ms in zip(clock[sec[m]], (t_ms[m] % 1000).tolist())]
+        elif st == TS_SPACE:
+            out[m] = [f"{d} {c}+00:00" for c in clock[sec[m]]]
+        else:
+            # local wall time, which may fall on the previous or next calendar date
+            local = sec[m] + OFFSET_MINUTES[offset[m]] * 60
+            shift = np.floor_divide(local, 86_400) + 1
+            dates = [(day + timedelta(days=k - 1)).isoformat() for k in range(3)]
+            suffixes = _SUFFIX_COLON if st == TS_OFFSET_COLON else _SUFFIX_PLAIN
+            out[m] = [f"{dates[k]}T{c}{suffixes[o]}" for k, c, o in
+                      zip(shift.tolist(), clock[local % 86_400], offset[m].tolist())]
+    return out.tolist()
+
+
+def _format_instant(instant: datetime, style: int, offset: int) -> str:
+    """One aware instant in the same spellings as _format_day_ts (for dirt: any day)."""
+    instant = instant.astimezone(UTC)
+    if style == TS_Z:
+        return f"{instant:%Y-%m-%dT%H:%M:%S}Z"
+    if style == TS_MS:
+        return f"{instant:%Y-%m-%dT%H:%M:%S}.{instant.microsecond // 1000:03d}+00:00"
+    if style == TS_SPACE:
+        return f"{instant:%Y-%m-%d %H:%M:%S}+00:00"
+    local = instant + timedelta(minutes=int(OFFSET_MINUTES[offset]))
+    suffixes = _SUFFIX_COLON if style == TS_OFFSET_COLON else _SUFFIX_PLAIN
+    return f"{local:%Y-%m-%dT%H:%M:%S}{suffixes[offset]}"
+
+
+@cache
+def _digits(width: int) -> np.ndarray:
+    return np.array([f"{i:0{width}d}" for i in range(10**width)], dtype=object)
+
+
+def _numbered(prefix: str, numbers: np.ndarray, width: int) -> list[str]:
+    """prefix + numbers zero-padded to width, by table lookup (several times faster than
+    formatting each number)."""
+    if len(numbers) and numbers.max() >= 10**width:
+        return [f"{prefix}{k:0{width}d}" for k in numbers.tolist()]
+    return (prefix + _digits(width - 3)[numbers // 1000] + _digits(3)[numbers % 1000]).tolist()
+
+
+_TYPE_TEXT = np.array(TYPE_NAMES, dtype=object)
+_DEVICE_TEXT = np.array(DEVICES, dtype=object)
+_QUANTITY_JSON = np.array([f',"quantity":{k}' for k in range(128)], dtype=object)
+
+
+# --------------------------------------------------------------------------- event batches
 
 
 @dataclass
-class Product:
-    product_id: str
-    category: str
-    brand: str
-    title: str
-    description: str
-    price: float
+class _Batch:
+    """Events as parallel arrays; prod -1 = none, qty/rating 0 = none."""
+
+    t: np.ndarray        # ms after midnight UTC
+    user: np.ndarray
+    session: np.ndarray  # the day's session number
+    etype: np.ndarray
+    prod: np.ndarray
+    disc: np.ndarray     # index into DISCOUNTS
+    qty: np.ndarray
+    rating: np.ndarray
+    text: np.ndarray     # query or review text (object), None elsewhere
+    device: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def take(self, index: np.ndarray) -> _Batch:
+        return _Batch(*(getattr(self, f.name)[index] for f in fields(self)))
+
+    @staticmethod
+    def concat(batches: list[_Batch]) -> _Batch:
+        return _Batch(*(np.concatenate([getattr(b, f.name) for b in batches])
+                        for f in fields(_Batch)))
 
 
-@dataclass
-class User:
-    user_id: str
-    archetype: Archetype
-    signup: date
-    first_active_day: int      # index of the first day with activity (new users sign up mid-window)
-    prefs: list[float]         # category preference weights, CATEGORY_NAMES order
-    price_pos: float
-    favourite_brand: dict[str, str]
-    hour: float
-    device: str
+def _new_batch(t, user, session, etype, prod, disc, qty, rating, text, device) -> _Batch:
+    """A batch from per-event arrays or constants (user is always an array)."""
+    n = len(user)
+
+    def full(x, dtype):
+        return np.broadcast_to(np.asarray(x, dtype=dtype), (n,)).copy()
+
+    return _Batch(full(t, np.int64), full(user, np.int64), full(session, np.int64),
+                  full(etype, np.int8), full(prod, np.int64), full(disc, np.int8),
+                  full(qty, np.int8), full(rating, np.int8), full(text, object),
+                  full(device, np.int8))
 
 
-def _make_products(rng: random.Random, n: int) -> tuple[list[Product], dict[str, list[Product]]]:
-    products = []
-    for i in range(n):
-        category = CATEGORY_NAMES[i % len(CATEGORY_NAMES)]  # every category gets products
-        spec = CATEGORIES[category]
-        brand = rng.choice(spec["brands"])
-        noun, adj = rng.choice(spec["nouns"]), rng.choice(spec["adjectives"])
-        price = round(math.exp(rng.gauss(*spec["price"])), 2)
-        title = f"{brand} {adj} {noun}".title()
-        description = (f"A {adj} {noun} from {brand} with {rng.choice(spec['features'])} "
-                       f"and {rng.choice(spec['features'])}. {rng.choice(spec['adjectives']).capitalize()} "
-                       f"and {rng.choice(spec['adjectives'])}.")
-        products.append(Product(f"P{i + 1:05d}", category, brand, title, description, price))
-    by_category = {c: sorted((p for p in products if p.category == c), key=lambda p: p.price)
-                   for c in CATEGORY_NAMES}
-    return products, by_category
+# --------------------------------------------------------------------------- writers
 
 
-def _dirichlet(rng: random.Random, alphas: list[float]) -> list[float]:
-    draws = [rng.gammavariate(a, 1.0) for a in alphas]
-    total = sum(draws)
-    return [d / total for d in draws]
+class _Sink:
+    """Writes byte blocks on a background thread: compression (which releases the GIL)
+    overlaps with generating the next chunk. The queue is short, so memory stays bounded."""
+
+    def __init__(self, path: Path, compress: bool):
+        self._file = open(path, "wb")  # noqa: SIM115 (closed in close())
+        # mtime=0 and no stored file name keep the bytes identical across runs
+        self._gzip = (gzip.GzipFile(filename="", mode="wb", compresslevel=1, fileobj=self._file,
+                                    mtime=0) if compress else None)
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=3)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        out = self._gzip or self._file
+        while (block := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    out.write(block)
+                except Exception as exc:  # noqa: BLE001 (re-raised in the generating thread)
+                    self._error = exc
+
+    def write(self, block: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(block)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._gzip is not None:
+            self._gzip.close()
+        self._file.close()
+        if self._error is not None:
+            raise self._error
 
 
-def _make_users(rng: random.Random, n: int, days: int, start: date) -> list[User]:
-    users = []
-    weights = [a.share for a in ARCHETYPES]
-    for i in range(n):
-        arch = rng.choices(ARCHETYPES, weights)[0]
-        if arch.name == "category_specialist":
-            focus = rng.randrange(len(CATEGORY_NAMES))
-            prefs = _dirichlet(rng, [30.0 if j == focus else 0.3 for j in range(len(CATEGORY_NAMES))])
-        else:
-            prefs = _dirichlet(rng, [arch.concentration] * len(CATEGORY_NAMES))
-        if arch.name == "new_user":
-            first_day = rng.randrange(max(1, days * 2 // 3))
-            signup = start + timedelta(days=first_day)
-        else:
-            first_day = 0
-            signup = start - timedelta(days=rng.randrange(30, 1500))
-        users.append(User(
-            user_id=f"U{i + 1:06d}", archetype=arch, signup=signup, first_active_day=first_day, prefs=prefs,
-            price_pos=min(0.99, max(0.01, rng.gauss(arch.price_pos, 0.08))),
-            favourite_brand={c: rng.choice(CATEGORIES[c]["brands"]) for c in CATEGORY_NAMES},
-            hour=(arch.hour + rng.gauss(0, 1.5)) % 24,
-            device=rng.choice(DEVICES),
-        ))
-    return users
+class _Writer:
+    """Renders events of one day file; records are whatever the format writes per line."""
+
+    supports_malformed = False
+
+    def __init__(self, path: Path, world: _World, day: date):
+        self.path, self.world, self.day = path, world, day
+        self.event_prefix, self.session_prefix = f"e{day:%Y%m%d}-", f"S{day:%Y%m%d}-"
+
+    def event_ids(self, numbers: np.ndarray) -> list[str]:
+        return _numbered(self.event_prefix, numbers, 7)
+
+    def session_ids(self, numbers: np.ndarray) -> list[str]:
+        return _numbered(self.session_prefix, numbers, 6)
+
+    def render(self, b: _Batch, eids: np.ndarray, ts: list[str]) -> list[Any]:
+        raise NotImplementedError
+
+    def render_row(self, row: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def write(self, records: list[Any]) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _columns(self, b: _Batch) -> dict[str, list]:
+        """Per-column values (None where absent) for the CSV and Parquet writers."""
+        cat = self.world.catalogue
+        has = b.prod >= 0
+        code = np.where(has, b.prod * len(DISCOUNTS) + b.disc, 0)
+        pid = np.where(has, cat.ids[np.where(has, b.prod, 0)], None)
+        price = np.where(has, cat.paid.ravel()[code], None)
+        review = b.etype == REVIEW
+        return {
+            "user_id": self.world.population.ids[b.user].tolist(),
+            "event_type": _TYPE_TEXT[b.etype].tolist(),
+            "product_id": pid.tolist(),
+            "price": price.tolist(),
+            "quantity": [q or None for q in b.qty.tolist()],
+            "query": np.where(b.etype == SEARCH, b.text, None).tolist(),
+            "review_text": np.where(review, b.text, None).tolist(),
+            "rating": [r or None for r in b.rating.tolist()],
+            "device": _DEVICE_TEXT[b.device].tolist(),
+        }
 
 
-def _activity(user: User, day: int, days: int) -> float:
-    """Chance of being active on a day: lapsing users fade out, new users start at signup."""
-    if day < user.first_active_day:
-        return 0.0
-    p = user.archetype.p_active
-    if user.archetype.name == "lapsing":
-        p *= math.exp(-3.5 * day / max(days - 1, 1))
-    return p
+class _JsonlWriter(_Writer):
+    supports_malformed = True
+
+    def __init__(self, path: Path, world: _World, day: date, compress: bool):
+        super().__init__(path, world, day)
+        self.sink = _Sink(path, compress)
+
+    def render(self, b: _Batch, eids: np.ndarray, ts: list[str]) -> list[str]:
+        cat = self.world.catalogue
+        # The part after event_type, in contract order; identical to json.dumps of the row
+        # (the generator's strings never need escaping beyond what json.dumps does here).
+        tail = np.full(len(b), "", dtype=object)
+        has = np.flatnonzero(b.prod >= 0)
+        tail[has] = cat.json_tail[b.prod[has] * len(DISCOUNTS) + b.disc[has]]
+        q = np.flatnonzero(b.qty > 0)
+        tail[q] = tail[q] + _QUANTITY_JSON[b.qty[q]]
+        s = np.flatnonzero(b.etype == SEARCH)
+        tail[s] = [',"query":' + json.dumps(x) for x in b.text[s]]
+        r = np.flatnonzero(b.etype == REVIEW)
+        tail[r] = [f'{t},"review_text":{json.dumps(x)},"rating":{k}'
+                   for t, x, k in zip(tail[r], b.text[r], b.rating[r].tolist())]
+        return [f'{{"event_id":"{e}","ts":"{t}","user_id":"{u}","session_id":"{s}",'
+                f'"event_type":"{k}"{x},"device":"{d}"}}'
+                for e, t, u, s, k, x, d in zip(
+                    self.event_ids(eids), ts, self.world.population.ids[b.user].tolist(),
+                    self.session_ids(b.session), _TYPE_TEXT[b.etype].tolist(), tail.tolist(),
+                    _DEVICE_TEXT[b.device].tolist())]
+
+    def render_row(self, row: dict[str, Any]) -> str:
+        return json.dumps(row, separators=(",", ":"), ensure_ascii=False)
+
+    def write(self, records: list[str]) -> None:
+        if records:
+            self.sink.write(("\n".join(records) + "\n").encode())
+
+    def close(self) -> None:
+        self.sink.close()
 
 
-def _expected_events_per_session(a: Archetype) -> float:
-    carts = a.views * a.p_cart
-    purchases = carts * a.p_buy
-    return a.p_search + a.views + carts + purchases * 1.2  # reviews and returns on some purchases
+class _CsvWriter(_Writer):
+    """Records are row tuples (None = empty field); the csv module quotes as needed."""
+
+    def __init__(self, path: Path, world: _World, day: date):
+        super().__init__(path, world, day)
+        self.sink = _Sink(path, compress=False)
+        self.sink.write((",".join(COLUMNS) + "\n").encode())
+
+    def render(self, b: _Batch, eids: np.ndarray, ts: list[str]) -> list[tuple]:
+        return _row_tuples(self, b, eids, ts)
+
+    def render_row(self, row: dict[str, Any]) -> tuple:
+        return tuple(row.get(k) for k in COLUMNS)
+
+    def write(self, records: list[tuple]) -> None:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(records)
+        self.sink.write(buffer.getvalue().encode())
+
+    def close(self) -> None:
+        self.sink.close()
 
 
-def _poisson(rng: random.Random, lam: float) -> int:
-    # Knuth's method is fine for the small means used here; a normal approximation above 30.
-    if lam > 30:
-        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
-    limit, k, p = math.exp(-lam), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
+def _row_tuples(writer: _Writer, b: _Batch, eids: np.ndarray, ts: list[str]) -> list[tuple]:
+    c = writer._columns(b)
+    return list(zip(writer.event_ids(eids), ts, c["user_id"], writer.session_ids(b.session),
+                    c["event_type"], c["product_id"], c["price"], c["quantity"], c["query"],
+                    c["review_text"], c["rating"], c["device"]))
 
 
-def _format_ts(rng: random.Random, instant: datetime) -> str:
-    """The same UTC instant (naive datetime) in one of several ISO-8601 spellings, as real
-    producers mix them."""
-    style = rng.randrange(5)
-    if style == 0:
-        return instant.isoformat(timespec="seconds") + "Z"
-    if style == 1:
-        return instant.isoformat(timespec="milliseconds") + "+00:00"
-    if style == 2:
-        return instant.isoformat(" ", "seconds") + "+00:00"
-    hours, minutes = rng.choice(OFFSETS)
-    local = instant + timedelta(hours=hours, minutes=math.copysign(minutes, hours))
-    sign = "+" if hours >= 0 else "-"
-    colon = ":" if style == 3 else ""
-    return f"{local.isoformat(timespec='seconds')}{sign}{abs(hours):02d}{colon}{minutes:02d}"
+class _ParquetWriter(_Writer):
+    ROW_GROUP = 200_000
 
+    def __init__(self, path: Path, world: _World, day: date):
+        import pyarrow as pa
 
-class _DayWriter:
-    """Writes one day's events in the chosen format and counts what it wrote."""
+        super().__init__(path, world, day)
+        self.schema = pa.schema([
+            (c, pa.float64() if c == "price" else pa.int64() if c in ("quantity", "rating")
+             else pa.string()) for c in COLUMNS])
+        self.rows: list[tuple] = []
+        self.out = None
 
-    COLUMNS = ("event_id", "ts", "user_id", "session_id", "event_type", "product_id", "price", "quantity",
-               "query", "review_text", "rating", "device")
+    def render(self, b: _Batch, eids: np.ndarray, ts: list[str]) -> list[tuple]:
+        return _row_tuples(self, b, eids, ts)
 
-    def __init__(self, path: Path, fmt: str):
-        self.fmt = fmt
-        self.lines = 0
-        self._handle: IO[str] | None = None
-        self._rows: list[dict] = []
-        self._parquet = None
-        self.path = path
-        if fmt == "jsonl.gz":
-            # mtime=0 and no stored name keep the bytes identical across runs
-            self._raw = open(path, "wb")  # noqa: SIM115 (closed in close())
-            self._gzip = gzip.GzipFile(filename="", mode="wb", compresslevel=1, fileobj=self._raw, mtime=0)
-            self._handle = io.TextIOWrapper(self._gzip, encoding="utf-8", newline="\n")
-        elif fmt in ("jsonl", "csv"):
-            self._handle = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
-        if fmt == "csv":
-            self._csv = csv.writer(self._handle, lineterminator="\n")
-            self._csv.writerow(self.COLUMNS)
+    def render_row(self, row: dict[str, Any]) -> tuple:
+        return tuple(row.get(k) for k in COLUMNS)
 
-    @property
-    def text_lines(self) -> bool:
-        return self.fmt in ("jsonl", "jsonl.gz")
+    def write(self, records: list[tuple]) -> None:
+        self.rows += records
+        if len(self.rows) >= self.ROW_GROUP:
+            self._flush()
 
-    def event(self, event: dict) -> str | None:
-        self.lines += 1
-        if self.text_lines:
-            line = _ENCODER.encode(event)
-            self._handle.write(line + "\n")
-            return line
-        if self.fmt == "csv":
-            self._csv.writerow(["" if event.get(c) is None else event.get(c) for c in self.COLUMNS])
-        else:
-            self._rows.append(event)
-            if len(self._rows) >= 100_000:
-                self._flush_parquet()
-        return None
-
-    def raw_line(self, line: str) -> None:
-        """A line exactly as given (malformed JSON, or a duplicate of an earlier line)."""
-        self.lines += 1
-        self._handle.write(line + "\n")
-
-    def _flush_parquet(self) -> None:
+    def _flush(self) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        if not self._rows:
+        if not self.rows and self.out is not None:
             return
-        schema = pa.schema([(c, pa.float64() if c == "price" else pa.int64() if c in ("quantity", "rating")
-                             else pa.string()) for c in self.COLUMNS])
-        table = pa.Table.from_pylist([{c: r.get(c) for c in self.COLUMNS} for r in self._rows], schema=schema)
-        if self._parquet is None:
-            self._parquet = pq.ParquetWriter(self.path, schema)
-        self._parquet.write_table(table)
-        self._rows = []
+        columns = list(zip(*self.rows)) or [[] for _ in COLUMNS]
+        table = pa.Table.from_arrays([pa.array(list(col), type=f.type)
+                                      for col, f in zip(columns, self.schema)], schema=self.schema)
+        if self.out is None:
+            self.out = pq.ParquetWriter(self.path, self.schema)
+        self.out.write_table(table)
+        self.rows = []
 
     def close(self) -> None:
-        if self.fmt == "parquet":
-            self._flush_parquet()
-            if self._parquet is not None:
-                self._parquet.close()
-        elif self._handle is not None:
-            self._handle.close()
-            if self.fmt == "jsonl.gz":
-                self._raw.close()
+        self._flush()
+        self.out.close()
 
 
-class _DayGenerator:
-    """Generates one day: sessions of every active user, bots, and dirt around clean events."""
+def _writer(path: Path, fmt: str, world: _World, day: date) -> _Writer:
+    if fmt in ("jsonl", "jsonl.gz"):
+        return _JsonlWriter(path, world, day, compress=fmt == "jsonl.gz")
+    if fmt == "csv":
+        return _CsvWriter(path, world, day)
+    return _ParquetWriter(path, world, day)
 
-    def __init__(self, day_index: int, day: date, users: list[User], by_category: dict[str, list[Product]],
-                 days: int, dirt: DirtRates, activity_scale: float, seed: int, writer: _DayWriter):
-        self.rng = random.Random(seed * 1_000_003 + day_index)
-        self.day_index, self.day, self.users, self.days = day_index, day, users, days
-        self.by_category, self.dirt, self.scale, self.writer = by_category, dirt, activity_scale, writer
-        self.by_brand: dict[tuple[str, str], list[Product]] = {}
-        for category, items in by_category.items():
-            for product in items:  # items are price-sorted, and so is each brand's list
-                self.by_brand.setdefault((category, product.brand), []).append(product)
-        self.midnight = datetime(day.year, day.month, day.day)  # naive UTC: cheaper to format
-        self.prefix = f"e{day:%Y%m%d}"
-        self.counter = 0
-        self.recent: deque[str] = deque(maxlen=1000)  # clean lines to copy as duplicates
-        self.counts = {"date": day.isoformat(), "lines": 0, "clean_events": 0, "bot_events": 0,
-                       **{k: 0 for k in DIRT_KINDS}}
-        self.dirt_weights = [getattr(dirt, k) for k in DIRT_KINDS]
-        self.dirt_total = sum(self.dirt_weights)
 
-    def _next_id(self) -> str:
-        self.counter += 1
-        return f"{self.prefix}-{self.counter:07d}"
+# --------------------------------------------------------------------------- generation
 
-    def _product(self, user: User, category: str) -> Product:
+
+class _World:
+    """What stays fixed across days: catalogue, population, parameters."""
+
+    def __init__(self, seed: int, users: int, products: int, days: int, start: date,
+                 dirt: DirtRates):
+        self.seed, self.days, self.start, self.dirt = seed, days, start, dirt
+        self.catalogue = _Catalogue(_rng(seed, 1), products)
+        self.population = _Population(_rng(seed, 2), users, dirt.bot_users, days, start)
+        self.per_session = _expected_events_per_session()
+        self.dirt_p = np.array([getattr(dirt, k) for k in DIRT_KINDS], dtype=float)
+        # returns scheduled for later days: day -> [(user, product, discount, quantity)]
+        self.pending_returns: dict[int, list[tuple[np.ndarray, ...]]] = {}
+
+    def activity_scale(self, day: int, events_per_day: int | None) -> float:
+        """Multiplier of the session rate that gives the day about events_per_day lines."""
+        if not events_per_day:
+            return 1.0
+        pop = self.population
+        base = float((pop.activity(day, self.days) * _A["sessions"][pop.arch]
+                      * self.per_session[pop.arch]).sum())
+        bots = pop.bots * sum(BOT_EVENTS) / 2
+        humans = max(0.0, events_per_day - bots) / (1 + self.dirt_p.sum())
+        return humans / base if base > 0 else 1.0
+
+
+class _Day:
+    """One day: sessions in start-time order, generated and written a chunk at a time."""
+
+    def __init__(self, world: _World, index: int, writer: _Writer, scale: float):
+        self.world, self.index, self.writer = world, index, writer
+        self.day = world.start + timedelta(days=index)
+        self.rng = _rng(world.seed, 100, index, 0)
+        self.dirt_rng = _rng(world.seed, 100, index, 1)  # dirt draws on its own stream
+        self.scale = scale
+        self.next_id = 1
+        self.recent: deque = deque(maxlen=DUPLICATE_WINDOW)  # clean human records
+        self.counts: dict[str, Any] = {"date": self.day.isoformat(), "lines": 0,
+                                       "clean_events": 0, **dict.fromkeys(DIRT_KINDS, 0),
+                                       "bot_events": 0}
+
+    # ---- the day's sessions
+
+    def _session_starts(self, users: np.ndarray) -> np.ndarray:
+        """Start times (ms) drawn from each user's habitual hours."""
+        pop, rng = self.world.population, self.rng
+        n = len(users)
+        peak = np.where(rng.random(n) < pop.w2[users], pop.peak2[users], pop.peak1[users])
+        hours = (peak + rng.standard_normal(n) * pop.spread[users]) % 24.0
+        return np.minimum((hours * 3_600_000).astype(np.int64), DAY_MS - 1)
+
+    def _plan(self) -> tuple[np.ndarray, ...]:
+        """All sessions of the day: kind (0 human, 1 bot burst, 2 return), user, start, aux
+        (burst size or index into the day's returns), sorted by start."""
+        world, rng, pop = self.world, self.rng, self.world.population
+        # Expected sessions are p * scale * mean sessions of an active day. Scaling down
+        # makes users less often active; scaling up makes them more often active, as if the
+        # day had `scale` chances, and busier (fewer, busier users would make the day's
+        # volume swing with who happens to be active).
+        p, s = pop.activity(self.index, world.days), self.scale
+        p_day = p * s if s <= 1 else 1 - (1 - p) ** s
+        mean = np.divide(p * s * _A["sessions"][pop.arch], p_day, out=np.ones(pop.n),
+                         where=p_day > 0)
+        active = rng.random(pop.n) < p_day
+        n_sessions = np.where(active, 1 + rng.poisson(np.maximum(mean - 1, 0)), 0)
+        human = np.repeat(np.arange(pop.n), n_sessions)
+
+        bot_user, bot_size = [], []
+        for b in range(pop.bots):
+            total = int(rng.integers(BOT_EVENTS[0], BOT_EVENTS[1] + 1))
+            sizes = rng.integers(120, 401, total // 120 + 1)
+            sizes = sizes[: np.searchsorted(np.cumsum(sizes), total) + 1]
+            sizes[-1] -= sizes.sum() - total
+            bot_user += [pop.n + b] * len(sizes)
+            bot_size += sizes.tolist()
+        bot_user_a = np.array(bot_user, dtype=np.int64)
+        bot_start = rng.integers(0, DAY_MS - 401 * 900, len(bot_user_a))
+
+        due = world.pending_returns.pop(self.index, [])
+        self.returns = tuple(np.concatenate(cols) for cols in zip(*due)) if due else None
+        ret_user = self.returns[0] if due else np.empty(0, np.int64)
+
+        kind = np.concatenate([np.zeros(len(human), np.int8), np.ones(len(bot_user_a), np.int8),
+                               np.full(len(ret_user), 2, np.int8)])
+        user = np.concatenate([human, bot_user_a, ret_user])
+        start = np.concatenate([self._session_starts(human), bot_start,
+                                self._session_starts(ret_user)])
+        aux = np.concatenate([np.zeros(len(human), np.int64), np.array(bot_size, np.int64),
+                              np.arange(len(ret_user))])
+        order = np.argsort(start, kind="stable")
+        return kind[order], user[order], start[order], aux[order]
+
+    # ---- events of a chunk of sessions
+
+    def _human(self, sess: np.ndarray, users: np.ndarray, start: np.ndarray) -> _Batch:
+        rng, pop, cat = self.rng, self.world.population, self.world.catalogue
+        n = len(users)
+        arch = pop.arch[users]
+        views = np.maximum(1, rng.poisson(_A["views"][arch]))
+        searched = rng.random(n) < _A["p_search"][arch]
+        s_cat = _pick_cumulative(rng, pop.cat_cum[users])
+        s_device = np.where(rng.random(n) < 0.85, pop.device[users],
+                            rng.integers(0, len(DEVICES), n))
+
+        # product views: mostly in the session's category, occasionally elsewhere
+        vs = np.repeat(np.arange(n), views)
+        vu, va = users[vs], arch[vs]
+        nv = len(vs)
+        first = np.zeros(nv, dtype=bool)
+        first[np.cumsum(views) - views] = True  # a search leads to its category
+        other = _pick_cumulative(rng, pop.cat_cum[vu])
+        v_cat = np.where(first | (rng.random(nv) < 0.75), s_cat[vs], other)
+        v_brand = _pick_cumulative(rng, pop.brand_cum[vu, v_cat])
+        use_brand = rng.random(nv) < _A["p_brand"][va]
+        pos = np.clip(pop.price_pos[vu] + rng.normal(0, 0.12, nv), 0.0, 0.9999)
+        prod = cat.pick(v_cat, v_brand, use_brand, pos)
+        disc = rng.choice(len(DISCOUNTS), nv, p=DISCOUNT_WEIGHTS)
+
+        # funnel: bargain hunters are twice as keen on promoted items
+        p_cart = _A["p_cart"][va] * np.where((disc > 0) & (va == BARGAIN), 2.0, 1.0)
+        cart = rng.random(nv) < p_cart
+        buy = cart & (rng.random(nv) < _A["p_buy"][va])
+        review = buy & (rng.random(nv) < _A["p_review"][va])
+        returned = buy & (rng.random(nv) < P_RETURN)
+        qty = np.where(rng.random(nv) < 0.8, 1, rng.integers(2, 4, nv))
+        rating = np.clip(np.rint(cat.quality[prod] + rng.normal(0, 0.9, nv)), 1, 5).astype(np.int8)
+        self._schedule_returns(vu[returned], prod[returned], disc[returned], qty[returned])
+
+        # a view unfolds into view [, cart [, purchase [, review]]]
+        steps = 1 + cart.astype(np.int64) + buy + review
+        ev = np.repeat(np.arange(nv), steps)
+        stage = np.arange(len(ev)) - np.repeat(np.cumsum(steps) - steps, steps)
+        etype = stage.astype(np.int8)  # VIEW, CART, PURCHASE, REVIEW in that order
+        v_text = np.full(nv, None, dtype=object)
+        r = np.flatnonzero(review)
+        v_text[r] = self._review_texts(prod[r], rating[r])
+        is_qty = (etype == CART) | (etype == PURCHASE)
+        is_review = etype == REVIEW
+        viewed = _new_batch(
+            0, vu[ev], vs[ev], etype, prod[ev], disc[ev], np.where(is_qty, qty[ev], 0),
+            np.where(is_review, rating[ev], 0), np.where(is_review, v_text[ev], None),
+            s_device[vs[ev]])
+
+        ss = np.flatnonzero(searched)
+        searches = _new_batch(0, users[ss], ss, SEARCH, -1, 0, 0, 0,
+                              self._queries(users[ss], s_cat[ss]), s_device[ss])
+        # searches first within their session; the view events are already in session order
+        b = _Batch.concat([searches, viewed])
+        b = b.take(np.argsort(b.session, kind="stable"))
+
+        # time: the session's start plus 4 s .. 2.5 min between events, the whole session
+        # moved earlier where it would run past midnight
+        gap = rng.integers(4_000, 150_000, len(b))
+        first_event = np.r_[True, b.session[1:] != b.session[:-1]]
+        gap[first_event] = 0
+        elapsed = np.cumsum(gap)
+        elapsed -= np.repeat(elapsed[first_event], np.diff(np.r_[np.flatnonzero(first_event),
+                                                                    len(b)]))
+        duration = np.zeros(n, dtype=np.int64)
+        last_event = np.r_[first_event[1:], True]
+        duration[b.session[last_event]] = elapsed[last_event]
+        latest = DAY_MS - 1 - duration - rng.integers(0, 900_000, n)  # end before midnight
+        begin = np.where(start + duration < DAY_MS, start, np.maximum(latest, 0))
+        b.t = begin[b.session] + elapsed
+        b.session = sess[b.session]
+        return b
+
+    def _schedule_returns(self, users, prods, discs, qtys) -> None:
+        if not len(users):
+            return
+        due = self.index + self.rng.integers(1, 8, len(users))
+        for d in np.unique(due):
+            if d < self.world.days:
+                m = due == d
+                self.world.pending_returns.setdefault(int(d), []).append(
+                    (users[m], prods[m], discs[m], qtys[m]))
+
+    def _queries(self, users: np.ndarray, cats: np.ndarray) -> np.ndarray:
+        """Search text in the vocabulary of the category the user has in mind."""
+        rng, pop = self.rng, self.world.population
+        n = len(users)
+        draws = zip(cats.tolist(), rng.integers(0, 8, n).tolist(), rng.integers(0, 8, n).tolist(),
+                    (rng.random(n) < 0.8).tolist(), (rng.random(n) < 0.35).tolist(),
+                    (rng.random(n) < 0.5).tolist(), rng.integers(0, 12, n).tolist(),
+                    pop.favourite_brand[users, cats].tolist(), pop.arch[users].tolist())
+        out = np.empty(n, dtype=object)
+        for i, (c, adj, noun, with_adj, with_brand, with_prefix, pick, brand, arch) in enumerate(
+                draws):
+            spec = CATEGORIES[CATEGORY_NAMES[c]]
+            words = [spec["nouns"][noun]]
+            if with_adj:
+                words.insert(0, spec["adjectives"][adj])
+            if with_brand:
+                words.append(spec["brands"][brand].lower())
+            prefixes = SEARCH_PREFIXES.get(ARCHETYPE_NAMES[arch])
+            if prefixes and with_prefix:
+                words.insert(0, prefixes[pick % len(prefixes)])
+            out[i] = " ".join(words)
+        return out
+
+    def _review_texts(self, prods: np.ndarray, ratings: np.ndarray) -> list[str]:
+        rng, cat = self.rng, self.world.catalogue
+        n = len(prods)
+        draws = zip(ratings.tolist(), cat.cat[prods].tolist(), cat.noun[prods].tolist(),
+                    cat.brand[prods].tolist(), rng.integers(0, 60, (n, 3)).tolist())
+        out = []
+        for rating, c, noun, brand, (p_open, p_detail, p_word) in draws:
+            sentiment = "negative" if rating <= 2 else "mixed" if rating == 3 else "positive"
+            spec = CATEGORIES[CATEGORY_NAMES[c]]
+            feature = spec["features"][p_word % len(spec["features"])]
+            words = {"noun": spec["nouns"][noun], "brand": spec["brands"][brand],
+                     "Feature": feature[0].upper() + feature[1:],
+                     "use": spec["uses"][p_word % len(spec["uses"])]}
+            openers, details = REVIEW_OPENERS[sentiment], REVIEW_DETAILS[sentiment]
+            out.append(openers[p_open % len(openers)].format(**words) + " "
+                       + details[p_detail % len(details)].format(**words))
+        return out
+
+    def _bots(self, sess: np.ndarray, users: np.ndarray, start: np.ndarray,
+              sizes: np.ndarray) -> _Batch:
+        """Bursts of views 0.25-0.9 s apart (about 100 a minute) across the catalogue."""
         rng = self.rng
-        items = self.by_category[category]
-        if rng.random() < 0.4:
-            items = self.by_brand.get((category, user.favourite_brand[category])) or items
-        pos = min(0.999, max(0.0, rng.gauss(user.price_pos, 0.12)))
-        return items[int(pos * len(items))]
+        burst = np.repeat(np.arange(len(users)), sizes)
+        gap = rng.integers(250, 900, len(burst))
+        first = np.r_[0, np.cumsum(sizes)[:-1]]
+        gap[first] = 0
+        elapsed = np.cumsum(gap)
+        elapsed -= np.repeat(elapsed[first], sizes)
+        prod = rng.integers(0, self.world.catalogue.n, len(burst))
+        return _new_batch(start[burst] + elapsed, users[burst], sess[burst], VIEW, prod, 0, 0, 0,
+                          None, DEVICES.index("desktop"))
 
-    def _emit(self, event: dict) -> None:
-        """Write a clean event, then any dirt planted next to it."""
-        line = self.writer.event(event)
-        self.counts["clean_events"] += 1
-        if line is not None:
-            self.recent.append(line)
-        # One draw decides whether this event gets a dirty neighbour, a second which kind.
-        if self.rng.random() >= self.dirt_total:
-            return
-        kind = self.rng.choices(DIRT_KINDS, self.dirt_weights)[0]
-        if kind in PRICED_DIRT and event.get("price") is None:
-            return
-        if kind in ("duplicate", "malformed") and not self.writer.text_lines:
-            return  # CSV/Parquet rows cannot carry a verbatim copy or broken JSON
-        self._plant(kind, event)
+    def _returns(self, sess: np.ndarray, start: np.ndarray, ref: np.ndarray) -> _Batch:
+        users, prods, discs, qtys = (col[ref] for col in self.returns)
+        return _new_batch(start, users, sess, RETURN, prods, discs, qtys, 0, None,
+                          self.world.population.device[users])
 
-    def _plant(self, kind: str, template: dict) -> None:
-        rng = self.rng
-        self.counts[kind] += 1
-        if kind == "duplicate":
-            self.writer.raw_line(rng.choice(self.recent))
-            return
-        if kind == "malformed":
-            text = _ENCODER.encode(dict(template, event_id=self._next_id()))
-            self.writer.raw_line(text[: rng.randrange(5, len(text) - 2)] if rng.random() < 0.7
-                                 else "<html>502 Bad Gateway</html>")
-            return
-        bad = dict(template, event_id=self._next_id())
-        if kind == "missing_user":
-            choice = rng.randrange(3)
-            if choice == 0:
-                del bad["user_id"]
+    # ---- dirt
+
+    def _dirt(self, b: _Batch, human: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Which clean human events get a dirty neighbour: positions, kinds, each position's
+        rank among the chunk's human events (for picking duplicates) and uniforms for the
+        details (drawn together: per-line generator calls are slow)."""
+        rng, p = self.dirt_rng, self.world.dirt_p
+        total = p.sum()
+        if total <= 0 or not len(human):
+            return (np.empty(0, np.int64),) * 3 + (np.empty((0, 3)),)
+        rank = np.flatnonzero(rng.random(len(human)) < total)
+        kinds = rng.choice(len(DIRT_KINDS), len(rank), p=p / total)
+        uniforms = rng.random((len(rank), 3))
+        pos = human[rank]
+        # kinds that this event or format cannot carry are not planted (and not counted)
+        ok = ~(np.isin(kinds, list(_PRICED_KINDS)) & (b.prod[pos] < 0))
+        if not self.writer.supports_malformed:
+            ok &= kinds != _MALFORMED
+        return pos[ok], kinds[ok], rank[ok], uniforms[ok]
+
+    def _row(self, b: _Batch, i: int, event_id: int, ts: str) -> dict[str, Any]:
+        world = self.world
+        etype = int(b.etype[i])
+        row: dict[str, Any] = {
+            "event_id": f"{self.writer.event_prefix}{event_id:07d}", "ts": ts,
+            "user_id": str(world.population.ids[b.user[i]]),
+            "session_id": f"{self.writer.session_prefix}{int(b.session[i]):06d}",
+            "event_type": TYPE_NAMES[etype]}
+        if b.prod[i] >= 0:
+            row["product_id"] = str(world.catalogue.ids[b.prod[i]])
+            row["price"] = float(world.catalogue.paid[b.prod[i], b.disc[i]])
+        if b.qty[i]:
+            row["quantity"] = int(b.qty[i])
+        if etype == SEARCH:
+            row["query"] = b.text[i]
+        if etype == REVIEW:
+            row["review_text"] = b.text[i]
+            row["rating"] = int(b.rating[i])
+        row["device"] = DEVICES[b.device[i]]
+        return row
+
+    def _dirty_record(self, kind: int, row: dict[str, Any], u: list[float]) -> Any:
+        """The dirty line of a kind made from a clean row; u: three uniforms for details."""
+        name = DIRT_KINDS[kind]
+        if name == "missing_user":
+            form = int(u[0] * 3)
+            if form == 0:
+                del row["user_id"]
             else:
-                bad["user_id"] = None if choice == 1 else ""
-        elif kind == "unknown_type":
-            bad["event_type"] = rng.choice(["click", "wishlist_add", "page_ping"])
-        elif kind == "negative_price":
-            bad["price"] = -abs(bad["price"])
-        elif kind == "absurd_price":
-            bad["price"] = round(bad["price"] * 1000, 2)
-        elif kind == "future_ts":
-            bad["ts"] = "2099" + bad["ts"][4:]
-        elif kind == "wrong_day":
-            instant = self.midnight - timedelta(seconds=rng.randrange(1, 86_400))
-            bad["ts"] = _format_ts(rng, instant)
-        self.writer.event(bad)
+                row["user_id"] = None if form == 1 else ""
+        elif name == "unknown_type":
+            row["event_type"] = UNKNOWN_TYPES[int(u[0] * len(UNKNOWN_TYPES))]
+        elif name == "negative_price":
+            row["price"] = -row["price"]
+        elif name == "absurd_price":
+            row["price"] = round(row["price"] * 1000, 2)
+        elif name in ("future_ts", "wrong_day"):
+            if name == "future_ts":  # the same date in 2099 (which has no 29 February)
+                day = datetime(2099, self.day.month, min(self.day.day, 28), tzinfo=UTC)
+            else:  # the previous UTC day: the next one could still be in the future
+                day = datetime(self.day.year, self.day.month, self.day.day, tzinfo=UTC)
+                day -= timedelta(days=1)
+            when = day + timedelta(milliseconds=int(u[0] * DAY_MS))
+            style = int(np.searchsorted(np.cumsum(TS_STYLE_WEIGHTS), u[1], side="right"))
+            row["ts"] = _format_instant(when, min(style, len(TS_STYLE_WEIGHTS) - 1),
+                                        int(u[2] * len(OFFSET_MINUTES)))
+        elif name == "malformed":
+            text = self.writer.render_row(row)
+            form = int(u[0] * 10)
+            if form < 7:  # cut off mid-object (8 chars to all but the last 2), as by a crash
+                return text[: 8 + int(u[1] * (len(text) - 9))]
+            if form < 9:  # an error page where the payload should be
+                return ["<html><body>502 Bad Gateway</body></html>",
+                        "upstream request timeout"][form - 7]
+            return str(row)  # a Python repr: single quotes, not JSON
+        return self.writer.render_row(row)
 
-    def _event(self, user: User, session: str, when: datetime, event_type: str, **fields: Any) -> None:
-        event = {"event_id": self._next_id(), "ts": _format_ts(self.rng, when), "user_id": user.user_id,
-                 "session_id": session, "event_type": event_type, **fields,
-                 "device": user.device if self.rng.random() < 0.9 else self.rng.choice(DEVICES)}
-        self._emit(event)
+    # ---- a chunk end to end
 
-    def _session(self, user: User, number: int) -> None:
-        rng, arch = self.rng, user.archetype
-        hour = (user.hour + rng.gauss(0, 2.0)) % 24
-        when = self.midnight + timedelta(seconds=int(hour * 3600))
-        end_of_day = self.midnight + timedelta(seconds=86_399)
-        session = f"S{user.user_id[1:]}-{self.day:%m%d}-{number}"
+    def _chunk(self, kind, user, start, aux, sess) -> None:
+        parts = []
+        h = kind == 0
+        if h.any():
+            parts.append(self._human(sess[h], user[h], start[h]))
+        b_ = kind == 1
+        if b_.any():
+            parts.append(self._bots(sess[b_], user[b_], start[b_], aux[b_]))
+        r = kind == 2
+        if r.any():
+            parts.append(self._returns(sess[r], start[r], aux[r]))
+        b = _Batch.concat(parts)
+        b = b.take(np.argsort(b.t, kind="stable"))  # mostly chronological files
+        n = len(b)
+        n_humans = self.world.population.n
+        human = np.flatnonzero(b.user < n_humans)
 
-        def step() -> datetime:
-            nonlocal when
-            when = min(end_of_day, when + timedelta(seconds=rng.randrange(5, 150)))
-            return when
+        pos, kinds, rank, uniforms = self._dirt(b, human)
+        # ids in file order: a dirty line (not a duplicate) takes the id after its template's
+        takes_id = np.zeros(n, dtype=np.int64)
+        takes_id[pos[kinds != _DUPLICATE]] = 1
+        eids = self.next_id + np.arange(n) + np.cumsum(takes_id) - takes_id
+        self.next_id += n + int(takes_id.sum())
 
-        category = rng.choices(CATEGORY_NAMES, user.prefs)[0]
-        if rng.random() < arch.p_search:
-            spec = CATEGORIES[category]
-            words = [rng.choice(spec["adjectives"]), rng.choice(spec["nouns"])]
-            if rng.random() < 0.35:
-                words.append(user.favourite_brand[category].lower())
-            if arch.name == "bargain_hunter" and rng.random() < 0.5:
-                words.insert(0, rng.choice(["cheap", "discount", "budget", "sale"]))
-            self._event(user, session, step(), "search", query=" ".join(words))
-        for _ in range(max(1, _poisson(rng, arch.views))):
-            if rng.random() > 0.7:
-                category = rng.choices(CATEGORY_NAMES, user.prefs)[0]
-            product = self._product(user, category)
-            price = round(product.price * (1 - rng.choice([0, 0, 0, 0.1, 0.2])), 2)
-            self._event(user, session, step(), "view", product_id=product.product_id, price=price)
-            if rng.random() >= arch.p_cart:
-                continue
-            quantity = 1 if rng.random() < 0.8 else rng.randrange(2, 4)
-            self._event(user, session, step(), "cart", product_id=product.product_id, price=price,
-                        quantity=quantity)
-            if rng.random() >= arch.p_buy:
-                continue
-            self._event(user, session, step(), "purchase", product_id=product.product_id, price=price,
-                        quantity=quantity)
-            if rng.random() < 0.15:
-                rating = rng.choices([1, 2, 3, 4, 5], [0.1, 0.08, 0.12, 0.3, 0.4])[0]
-                pool = NEGATIVE if rating <= 2 else MIXED if rating == 3 else POSITIVE
-                noun = rng.choice(CATEGORIES[product.category]["nouns"])
-                self._event(user, session, step(), "review", product_id=product.product_id, price=price,
-                            rating=rating, review_text=rng.choice(pool).format(noun=noun))
-            if rng.random() < 0.04:
-                self._event(user, session, step(), "return", product_id=product.product_id, price=price,
-                            quantity=quantity)
+        style = self.rng.choice(len(TS_STYLE_WEIGHTS), n, p=TS_STYLE_WEIGHTS)
+        offset = self.rng.integers(0, len(OFFSET_MINUTES), n)
+        ts = _format_day_ts(self.day, b.t, style, offset)
+        records = self.writer.render(b, eids, ts)
 
-    def _bot(self, bot_id: str) -> None:
-        rng = self.rng
-        total = rng.randrange(1500, 3001)
-        products = [p for items in self.by_category.values() for p in items]
-        emitted, session = 0, 0
-        while emitted < total:
-            burst = min(total - emitted, rng.randrange(150, 400))
-            start = self.midnight + timedelta(seconds=rng.randrange(0, 86_400 - 600))
-            session += 1
-            for k in range(burst):
-                when = start + timedelta(seconds=k * rng.uniform(0.2, 0.8))
-                product = rng.choice(products)
-                self.writer.event({"event_id": self._next_id(), "ts": _format_ts(rng, when), "user_id": bot_id,
-                                   "session_id": f"{bot_id}-{self.day:%m%d}-{session}", "event_type": "view",
-                                   "product_id": product.product_id, "price": product.price, "device": "desktop"})
-            emitted += burst
-        self.counts["bot_events"] += total
+        out: list[Any] = []
+        done = 0
+        recent = self.recent
+        for p, k, j, u in zip(pos.tolist(), kinds.tolist(), rank.tolist(), uniforms.tolist()):
+            out += records[done: p + 1]
+            done = p + 1
+            if k == _DUPLICATE:
+                # one of the last DUPLICATE_WINDOW clean human lines, this one included
+                back = int(u[0] * min(DUPLICATE_WINDOW, len(recent) + j + 1))
+                src = j - back
+                out.append(records[human[src]] if src >= 0 else recent[src])
+            else:
+                row = self._row(b, p, int(eids[p]) + 1, ts[p])
+                out.append(self._dirty_record(k, row, u))
+            self.counts[DIRT_KINDS[k]] += 1
+        out += records[done:]
+        self.writer.write(out)
+        recent.extend(records[i] for i in human[-DUPLICATE_WINDOW:].tolist())
+        self.counts["lines"] += len(out)
+        self.counts["clean_events"] += len(human)
+        self.counts["bot_events"] += n - len(human)
 
-    def run(self, bot_ids: list[str]) -> dict:
-        rng = self.rng
-        for user in self.users:
-            p = _activity(user, self.day_index, self.days)
-            if p <= 0 or rng.random() >= p:
-                continue
-            for number in range(max(1, _poisson(rng, user.archetype.sessions * self.scale))):
-                self._session(user, number)
-        for bot_id in bot_ids:
-            self._bot(bot_id)
-        self.counts["lines"] = self.writer.lines
+    def run(self) -> dict[str, Any]:
+        kind, user, start, aux = self._plan()
+        sess = np.arange(1, len(kind) + 1)
+        for lo in range(0, len(kind), CHUNK_SESSIONS):
+            hi = lo + CHUNK_SESSIONS
+            self._chunk(kind[lo:hi], user[lo:hi], start[lo:hi], aux[lo:hi], sess[lo:hi])
         return self.counts
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
-
-
-def _activity_scale(users: list[User], days: int, events_per_day: int | None) -> float:
-    """Session-rate multiplier that makes an average day hold about events_per_day events."""
-    if not events_per_day:
-        return 1.0
-    expected = sum(
-        _activity(u, d, days) * u.archetype.sessions * _expected_events_per_session(u.archetype)
-        for u in users for d in range(days)
-    ) / days
-    return events_per_day / expected if expected else 1.0
 
 
 def generate(data_dir: Path, *, users: int = 2000, products: int = 300, days: int = 14,
              start: date = date(2026, 10, 1), seed: int = 7, dirt: DirtRates = DirtRates(),
              events_per_day: int | None = None, fmt: str = "jsonl.gz",
              progress: Callable[[str], None] | None = None) -> dict:
-    """Write demo landing files and ground truth under data_dir; returns the summary."""
-    if fmt not in ("jsonl", "jsonl.gz", "csv", "parquet"):
-        raise ValueError(f"unknown format {fmt!r}: use jsonl, jsonl.gz, csv or parquet")
-    if users < 1 or products < len(CATEGORY_NAMES) or days < 1:
-        raise ValueError(f"need users >= 1, products >= {len(CATEGORY_NAMES)}, days >= 1")
-    data_dir = Path(data_dir)
-    rng = random.Random(seed)
-    catalogue, by_category = _make_products(rng, products)
-    population = _make_users(rng, users, days, start)
-    bot_ids = [f"BOT{i + 1:04d}" for i in range(dirt.bot_users)]
-    scale = _activity_scale(population, days, events_per_day)
+    """Write the demo landing files and ground truth under data_dir; returns the summary
+    (also written to ground_truth/summary.json).
 
-    _write_csv(data_dir / "landing" / "products" / "products.csv",
+    events_per_day, if given, scales activity so that each day holds about that many lines;
+    otherwise an active user averages about 8 events a day.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if users < 1 or products < N_CATEGORIES or days < 1:
+        raise ValueError(f"need users >= 1, products >= {N_CATEGORIES} and days >= 1")
+    rates = [getattr(dirt, k) for k in DIRT_KINDS]
+    if min(rates) < 0 or sum(rates) >= 1 or dirt.bot_users < 0:
+        raise ValueError(f"dirt rates must be >= 0 and sum to less than 1: {dirt}")
+    bot_volume = dirt.bot_users * sum(BOT_EVENTS) / 2
+    if events_per_day is not None and events_per_day <= bot_volume:
+        raise ValueError(f"events_per_day={events_per_day} leaves no room for human events next "
+                         f"to {dirt.bot_users} bots (~{bot_volume:,.0f} events a day); ask for "
+                         "more events or fewer bots (a lower dirt scale)")
+    data_dir = Path(data_dir)
+    world = _World(seed, users, products, days, start, dirt)
+
+    landing = data_dir / "landing"
+    _write_csv(landing / "products" / "products.csv",
                ["product_id", "title", "description", "category", "brand", "price"],
-               [[p.product_id, p.title, p.description, p.category, p.brand, p.price] for p in catalogue])
-    user_rows = []
-    for u in population:
-        age = "" if rng.random() < 0.03 else max(16, min(90, int(rng.gauss(38, 12))))
-        city = "" if rng.random() < 0.02 else rng.choice(CITIES)
-        user_rows.append([u.user_id, u.signup.isoformat(), age, rng.choice(["F", "M", "F", "M", "X", ""]), city,
-                          f"{u.user_id.lower()}@example.com", f"+44 7{rng.randrange(10**8, 10**9)}"])
-    _write_csv(data_dir / "landing" / "users" / "users.csv",
-               ["user_id", "signup_date", "age", "gender", "city", "email", "phone"], user_rows)
-    _write_csv(data_dir / "ground_truth" / "users.csv", ["user_id", "archetype", "is_bot", "category_prefs"],
-               [[u.user_id, u.archetype.name, False,
-                 "|".join(f"{c}:{w:.4f}" for c, w in sorted(zip(CATEGORY_NAMES, u.prefs), key=lambda x: -x[1]))]
-                for u in population] + [[b, "bot", True, ""] for b in bot_ids])
+               world.catalogue.rows())
+    _write_csv(landing / "users" / "users.csv",
+               ["user_id", "signup_date", "age", "gender", "city", "email", "phone"],
+               world.population.registration_rows(_rng(seed, 3), start))
+    _write_csv(data_dir / "ground_truth" / "users.csv",
+               ["user_id", "archetype", "is_bot", "category_prefs"], world.population.truth_rows())
 
     summary: dict[str, Any] = {
         "params": {"users": users, "products": products, "days": days, "start": start.isoformat(),
-                   "seed": seed, "events_per_day": events_per_day, "format": fmt, "dirt": asdict(dirt)},
+                   "seed": seed, "events_per_day": events_per_day, "format": fmt,
+                   "dirt": asdict(dirt)},
         "days": [],
     }
     for index in range(days):
         day = start + timedelta(days=index)
-        folder = data_dir / "landing" / "events" / f"dt={day.isoformat()}"
+        folder = landing / "events" / f"dt={day.isoformat()}"
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("events.*"):
-            old.unlink()  # a rerun with another format must not leave the old file beside the new
+            old.unlink()  # a rerun in another format must not leave the old file beside it
         started = time.perf_counter()
-        writer = _DayWriter(folder / f"events.{fmt}", fmt)
+        writer = _writer(folder / f"events.{fmt}", fmt, world, day)
         try:
-            counts = _DayGenerator(index, day, population, by_category, days, dirt, scale, seed,
-                                   writer).run(bot_ids)
+            counts = _Day(world, index, writer, world.activity_scale(index, events_per_day)).run()
         finally:
             writer.close()
         summary["days"].append(counts)
         if progress:
-            progress(f"{day}: {counts['lines']:,} lines ({counts['clean_events']:,} clean events) "
+            dirty = sum(counts[k] for k in DIRT_KINDS)
+            progress(f"{day}: {counts['lines']:,} lines ({counts['clean_events']:,} clean, "
+                     f"{counts['bot_events']:,} bot, {dirty:,} dirty) "
                      f"in {time.perf_counter() - started:.1f}s")
     truth = data_dir / "ground_truth" / "summary.json"
-    truth.write_text(json.dumps(summary, indent=2) + "\n")
+    truth.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
 
 
+# --------------------------------------------------------------------------- CLI
+
+
 def _cmd_generate(args: argparse.Namespace) -> None:
+    data_dir = Path(args.data_dir or os.environ.get("PROFILING_DATA_DIR") or "data")
     started = time.perf_counter()
     summary = generate(
-        Path(args.data_dir), users=args.users, products=args.products, days=args.days,
-        start=date.fromisoformat(args.start), seed=args.seed, dirt=DirtRates().scaled(args.dirt_scale),
-        events_per_day=args.events_per_day, fmt=args.format, progress=print,
+        data_dir, users=args.users, products=args.products, days=args.days,
+        start=date.fromisoformat(args.start), seed=args.seed,
+        dirt=DirtRates().scaled(args.dirt_scale), events_per_day=args.events_per_day,
+        fmt=args.format, progress=lambda msg: print("  " + msg, flush=True),
     )
+    seconds = time.perf_counter() - started
     lines = sum(d["lines"] for d in summary["days"])
-    events = sum(d["clean_events"] for d in summary["days"])
-    print(f"{len(summary['days'])} days, {lines:,} lines ({events:,} clean events) written to "
-          f"{args.data_dir} in {time.perf_counter() - started:.1f}s; ground truth in "
-          f"{Path(args.data_dir) / 'ground_truth'}")
+    events = sum(d["clean_events"] + d["bot_events"] for d in summary["days"])
+    print(f"{len(summary['days'])} days, {events:,} events, {lines:,} lines in {seconds:.1f}s "
+          f"({events / max(seconds, 1e-9):,.0f} events/s) -> {data_dir / 'landing'}; "
+          f"ground truth in {data_dir / 'ground_truth'}")
 
 
 def register_cli(subparsers: Any) -> None:
-    parser = subparsers.add_parser("generate", help="write demo landing files with planted truth and dirt")
-    parser.add_argument("--data-dir", default=os.environ.get("PROFILING_DATA_DIR", "data"))
+    """Add the ``generate`` subcommand to an argparse subparsers object."""
+    parser = subparsers.add_parser(
+        "generate", help="write demo landing files with planted archetypes and dirt",
+        description="Generate a deterministic demo event log (one file per UTC day), users and "
+                    "products under DATA_DIR/landing, and what was planted under "
+                    "DATA_DIR/ground_truth.")
+    parser.add_argument("--data-dir", default=None,
+                        help="data root (default: $PROFILING_DATA_DIR or ./data)")
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--products", type=int, default=300)
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--start", default="2026-10-01", help="first day, YYYY-MM-DD")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--events-per-day", type=int, default=None,
-                        help="scale activity so that a day holds about this many events")
-    parser.add_argument("--dirt-scale", type=float, default=1.0, help="multiply every dirt rate; 0 = clean")
-    parser.add_argument("--format", default="jsonl.gz", choices=["jsonl", "jsonl.gz", "csv", "parquet"])
+                        help="scale activity so that each day holds about this many lines")
+    parser.add_argument("--dirt-scale", type=float, default=1.0,
+                        help="multiply every dirt rate and the bot count; 0 = clean")
+    parser.add_argument("--format", default="jsonl.gz", choices=FORMATS)
     parser.set_defaults(func=_cmd_generate)

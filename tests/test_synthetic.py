@@ -1,12 +1,16 @@
-"""The demo generator: deterministic, honest about what it planted, and the planted structure is
-really in the data."""
+"""The demo generator: deterministic, exact about what it planted, and the planted structure
+is really in the data it writes."""
 
 import argparse
 import gzip
 import hashlib
 import json
+import re
+import subprocess
+import sys
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +20,10 @@ from profiling_assets import synthetic
 
 START = date(2026, 10, 1)
 DAYS = 9
+EVENT_TYPES = {"view", "cart", "purchase", "search", "review", "return"}
+ZONED_TS = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d{3})?(Z|[+-]\d\d:?\d\d)$")
+NEGATIVE_WORDS = re.compile(r"(?i)terrible|disappointed|poor|waste|flimsy|broke|unhelpful")
+POSITIVE_WORDS = re.compile(r"(?i)love|excellent|great|happy|fantastic|perfectly")
 
 
 def digest(root: Path) -> dict[str, str]:
@@ -23,42 +31,81 @@ def digest(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def read_lines(root: Path, day: str) -> list[str]:
+    path = root / "landing" / "events" / f"dt={day}" / "events.jsonl.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return handle.read().splitlines()
+
+
+def utc(ts: str) -> datetime:
+    return datetime.fromisoformat(ts).astimezone(UTC)
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("demo")
-    summary = synthetic.generate(root, users=600, products=120, days=DAYS, start=START, seed=11)
+    summary = synthetic.generate(root, users=400, products=80, days=DAYS, start=START, seed=11)
     return root, summary
 
 
-def read_day(root: Path, day: str) -> list[str]:
-    with gzip.open(root / "landing" / "events" / f"dt={day}" / "events.jsonl.gz", "rt", encoding="utf-8") as f:
-        return f.read().splitlines()
-
-
-def parse_ts(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
+@pytest.fixture(scope="module")
+def truth(demo) -> pd.DataFrame:
+    return pd.read_csv(demo[0] / "ground_truth" / "users.csv")
 
 
 @pytest.fixture(scope="module")
-def events(demo) -> pd.DataFrame:
-    """Every parseable, well-formed event of the demo with its UTC time and file day."""
+def catalogue(demo) -> pd.DataFrame:
+    return pd.read_csv(demo[0] / "landing" / "products" / "products.csv").set_index("product_id")
+
+
+def classify(line: str, seen: set[str], day: str, bots: set[str], list_price: pd.Series) -> str:
+    """What a line is, judged from its content alone (and the catalogue and bot list)."""
+    try:
+        event = json.loads(line)
+    except json.JSONDecodeError:
+        return "malformed"
+    if line in seen:
+        return "duplicate"
+    seen.add(line)
+    if not event.get("user_id"):
+        return "missing_user"
+    if event["event_type"] not in EVENT_TYPES:
+        return "unknown_type"
+    if event["user_id"] in bots:
+        return "bot_events"
+    price = event.get("price")
+    if price is not None and price < 0:
+        return "negative_price"
+    when = utc(event["ts"])
+    if when.year >= 2099:
+        return "future_ts"
+    if when.date().isoformat() != day:
+        return "wrong_day"
+    if price is not None and price > 100 * list_price[event["product_id"]]:
+        return "absurd_price"
+    return "clean_events"
+
+
+@pytest.fixture(scope="module")
+def events(demo, truth, catalogue) -> pd.DataFrame:
+    """Every line of the demo with what it is, and the parsed event where it parses."""
     root, summary = demo
+    bots = set(truth.loc[truth["is_bot"], "user_id"])
     rows = []
     for day in summary["days"]:
-        for line in read_day(root, day["date"]):
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if event.get("user_id") and event["event_type"] in synthetic_types():
-                event["utc"] = parse_ts(event["ts"])
-                event["file_day"] = day["date"]
-                rows.append(event)
-    return pd.DataFrame(rows)
+        seen: set[str] = set()
+        for line in read_lines(root, day["date"]):
+            kind = classify(line, seen, day["date"], bots, catalogue["price"])
+            event = json.loads(line) if kind != "malformed" else {}
+            rows.append({**event, "kind": kind, "file_day": day["date"], "line": line})
+    frame = pd.DataFrame(rows)
+    ok = frame["kind"].isin(["clean_events", "bot_events"])
+    frame.loc[ok, "utc"] = frame.loc[ok, "ts"].map(utc)
+    return frame
 
 
-def synthetic_types() -> set[str]:
-    return {"view", "cart", "purchase", "search", "review", "return"}
+def clean(events: pd.DataFrame) -> pd.DataFrame:
+    return events[events["kind"] == "clean_events"]
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
@@ -66,142 +113,284 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     synthetic.generate(tmp_path / "a", seed=5, **kwargs)
     synthetic.generate(tmp_path / "b", seed=5, **kwargs)
     synthetic.generate(tmp_path / "c", seed=6, **kwargs)
-    assert digest(tmp_path / "a") == digest(tmp_path / "b")
-    assert digest(tmp_path / "a") != digest(tmp_path / "c")
+    a, b, c = digest(tmp_path / "a"), digest(tmp_path / "b"), digest(tmp_path / "c")
+    assert a == b
+    assert len(a) == 6  # 2 event files, users, products, truth users, summary
+    assert all(a[k] != c[k] for k in a if k.startswith("landing"))
 
 
-def test_summary_counts_equal_what_the_files_hold(demo):
+def test_summary_counts_equal_what_the_files_hold(demo, events):
     root, summary = demo
-    list_price = pd.read_csv(root / "landing" / "products" / "products.csv").set_index("product_id")["price"]
+    assert json.loads((root / "ground_truth" / "summary.json").read_text()) == summary
+    kinds = ["clean_events", *synthetic.DIRT_KINDS, "bot_events"]
     for day in summary["days"]:
-        lines = read_day(root, day["date"])
-        found: Counter = Counter()
-        seen = set()
-        day_start = datetime.fromisoformat(day["date"]).replace(tzinfo=UTC)
-        for line in lines:
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                found["malformed"] += 1
-                continue
-            if line in seen:
-                found["duplicate"] += 1
-                continue
-            seen.add(line)
-            price = event.get("price")
-            if not event.get("user_id"):
-                found["missing_user"] += 1
-            elif event["event_type"] not in synthetic_types():
-                found["unknown_type"] += 1
-            elif event["user_id"].startswith("BOT"):
-                found["bot_events"] += 1
-            elif price is not None and price < 0:
-                found["negative_price"] += 1
-            elif parse_ts(event["ts"]).year == 2099:
-                found["future_ts"] += 1
-            elif parse_ts(event["ts"]) < day_start:
-                found["wrong_day"] += 1
-            elif price is not None and price > 100 * list_price[event["product_id"]]:
-                found["absurd_price"] += 1
+        assert list(day) == ["date", "lines", *kinds]
+        in_file = events[events["file_day"] == day["date"]]
+        assert len(in_file) == day["lines"] == sum(day[k] for k in kinds)
+        assert dict(Counter(in_file["kind"])) == {k: day[k] for k in kinds if day[k]}
+    # every kind of dirt is planted somewhere in the window
+    assert all(sum(d[k] for d in summary["days"]) > 0 for k in kinds)
+
+
+def test_duplicates_copy_earlier_clean_human_lines(events):
+    for _, day in events.groupby("file_day"):
+        first_seen = {}
+        for position, (line, kind) in enumerate(zip(day["line"], day["kind"])):
+            if kind == "duplicate":
+                assert line in first_seen
             else:
-                found["clean_events"] += 1
-        assert len(lines) == day["lines"]
-        assert dict(found) == {k: v for k, v in day.items() if k not in ("date", "lines") and v}
+                first_seen.setdefault(line, kind)
+        copied = {line for line, kind in zip(day["line"], day["kind"]) if kind == "duplicate"}
+        assert {first_seen[line] for line in copied} <= {"clean_events"}
 
 
-def test_valid_timestamps_lie_in_their_file_day_in_mixed_spellings(events):
-    valid = events[~events["user_id"].str.startswith("BOT") & (events["utc"].dt.year < 2099)]
-    in_day = valid["utc"].dt.strftime("%Y-%m-%d") == valid["file_day"]
-    # only the planted wrong-day events fall outside
-    assert (~in_day).sum() < 0.01 * len(valid)
-    spellings = Counter("Z" if t.endswith("Z") else t[-6:] if t[-3] == ":" else t[-5:] for t in valid["ts"])
-    assert len(spellings) >= 5
+def test_dirt_comes_in_the_documented_forms(events):
+    dirty = events[events["kind"].isin(synthetic.DIRT_KINDS)]
+    missing = dirty[dirty["kind"] == "missing_user"]
+    assert set(missing["user_id"].map(repr)) <= {"nan", "None", "''"}
+    assert not set(dirty.loc[dirty["kind"] == "unknown_type", "event_type"]) & EVENT_TYPES
+    malformed = dirty.loc[dirty["kind"] == "malformed", "line"]
+    assert all(line.strip() for line in malformed)  # broken, never blank
+    future = dirty.loc[dirty["kind"] == "future_ts", "ts"]
+    assert all(utc(ts).year == 2099 for ts in future)
+    # the dirt rows other than those are well-formed events with a zoned timestamp
+    parsed = dirty[~dirty["kind"].isin(["malformed", "duplicate"])]
+    assert parsed["ts"].str.match(ZONED_TS).all()
 
 
-def test_planted_structure_is_in_the_data(demo, events):
+def test_valid_events_follow_the_contract(events, catalogue):
+    valid = events[events["kind"].isin(["clean_events", "bot_events"])]
+    assert valid["event_id"].is_unique
+    assert valid["event_id"].str.match(r"^e\d{8}-\d{7}$").all()
+    assert (valid["event_id"].str[1:9] == valid["file_day"].str.replace("-", "")).all()
+    assert valid["user_id"].str.match(r"^U\d{6}$").all()
+    assert valid["session_id"].str.match(r"^S\d{8}-\d{6}$").all()
+    assert set(valid["device"]) == {"mobile", "desktop", "tablet", "app"}
+    # every timestamp carries a zone and is an instant inside its file's UTC day
+    assert valid["ts"].str.match(ZONED_TS).all()
+    assert (valid["utc"].map(lambda t: t.date().isoformat()) == valid["file_day"]).all()
+    spellings = Counter(
+        "Z" if t.endswith("Z") else "ms" if "." in t else "space" if " " in t
+        else "+00:00" if t.endswith("+00:00") else "colon" if t[-3] == ":" else "plain"
+        for t in valid["ts"])
+    assert set(spellings) == {"Z", "ms", "space", "colon", "plain"}
+
+    searches = valid[valid["event_type"] == "search"]
+    assert searches["product_id"].isna().all() and searches["price"].isna().all()
+    assert searches["query"].str.len().gt(0).all()
+    products = valid[valid["event_type"] != "search"]
+    ratio = products["price"] / products["product_id"].map(catalogue["price"])
+    assert ratio.between(0.69, 1.0).all()  # list price or a promotion
+    goods = valid[valid["event_type"].isin(["cart", "purchase", "return"])]
+    assert (goods["quantity"] >= 1).all()
+    reviews = valid[valid["event_type"] == "review"]
+    assert reviews["rating"].between(1, 5).all() and reviews["review_text"].str.len().gt(0).all()
+
+
+def test_mostly_chronological(events):
+    valid = events[events["kind"] == "clean_events"]
+    for _, day in valid.groupby("file_day"):
+        times = day["utc"].tolist()
+        backwards = sum(b < a - timedelta(hours=1) for a, b in pairwise(times))
+        assert backwards < 0.05 * len(times)
+
+
+def test_archetypes_are_in_the_data(demo, events, truth, catalogue):
     root, _ = demo
-    truth = pd.read_csv(root / "ground_truth" / "users.csv")
-    assert set(truth["archetype"]) >= {"loyal_high_spender", "bargain_hunter", "window_shopper", "new_user",
-                                       "lapsing", "category_specialist", "bot"}
-    products = pd.read_csv(root / "landing" / "products" / "products.csv")
-    humans = events[~events["user_id"].str.startswith("BOT")].merge(truth, on="user_id")
-    humans = humans.merge(products[["product_id", "category", "price"]].rename(columns={"price": "list_price"}),
-                          on="product_id", how="left")
+    assert set(truth["archetype"]) == {*(a.name for a in synthetic.ARCHETYPES), "bot"}
+    humans = clean(events).merge(truth, on="user_id")
+    humans = humans.join(catalogue[["category", "price"]].rename(columns={"price": "list_price"}),
+                         on="product_id")
 
-    def per_archetype(df: pd.DataFrame, kind: str) -> pd.Series:
-        return df[df["event_type"] == kind].groupby("archetype").size()
+    def count(kind: str) -> pd.Series:
+        return humans[humans["event_type"] == kind].groupby("archetype").size()
 
-    conversion = per_archetype(humans, "purchase") / per_archetype(humans, "view")
-    assert conversion["window_shopper"] < 0.3 * conversion["loyal_high_spender"]
+    # funnel: window shoppers browse and rarely buy; loyal high spenders convert well
+    conversion = count("purchase") / count("view")
+    assert conversion["window_shopper"] < 0.2 * conversion["loyal_high_spender"]
+    assert conversion["loyal_high_spender"] > 0.15
 
-    # category specialists put most of their activity in one category
+    # category specialists put almost all activity in one category
     spec = humans[(humans["archetype"] == "category_specialist") & humans["category"].notna()]
-    top_share = spec.groupby("user_id")["category"].agg(lambda c: c.value_counts(normalize=True).iloc[0])
-    assert top_share[spec.groupby("user_id").size() >= 10].median() > 0.7
+    top = spec.groupby("user_id")["category"].agg(lambda c: c.value_counts(normalize=True).iloc[0])
+    busy = spec.groupby("user_id").size() >= 10
+    assert top[busy].median() > 0.7
+    others = humans[(humans["archetype"] == "window_shopper") & humans["category"].notna()]
+    assert others.groupby("user_id")["category"].agg(
+        lambda c: c.value_counts(normalize=True).iloc[0]).median() < 0.7
 
-    # bargain hunters buy cheaper than high spenders, relative to the category median
+    # price sensitivity, relative to the category's median list price
+    medians = catalogue.groupby("category")["price"].median()
     bought = humans[humans["event_type"] == "purchase"].copy()
-    medians = products.groupby("category")["price"].median()
     bought["relative"] = bought["list_price"] / bought["category"].map(medians)
     relative = bought.groupby("archetype")["relative"].mean()
     assert relative["bargain_hunter"] < 0.6 * relative["loyal_high_spender"]
 
     # lapsing users fade: the last third of the window is far quieter than the first
-    humans["day_index"] = (pd.to_datetime(humans["file_day"]) - pd.Timestamp(START)).dt.days
-    lapsing = humans[humans["archetype"] == "lapsing"]
-    first = (lapsing["day_index"] < DAYS // 3).sum()
-    last = (lapsing["day_index"] >= DAYS - DAYS // 3).sum()
-    assert last < 0.35 * first
+    day_index = (pd.to_datetime(humans["file_day"]) - pd.Timestamp(START)).dt.days
+    lapsing = humans["archetype"] == "lapsing"
+    first = (lapsing & (day_index < DAYS // 3)).sum()
+    last = (lapsing & (day_index >= DAYS - DAYS // 3)).sum()
+    assert last < 0.3 * first
 
-    # new users are never active before they sign up
+    # nobody is active before signing up; new users sign up inside the window
     users = pd.read_csv(root / "landing" / "users" / "users.csv", parse_dates=["signup_date"])
-    with_signup = humans.merge(users[["user_id", "signup_date"]], on="user_id")
-    assert (with_signup["utc"].dt.tz_localize(None).dt.normalize() >= with_signup["signup_date"]).all()
+    signup = humans["user_id"].map(users.set_index("user_id")["signup_date"])
+    assert (pd.to_datetime(humans["file_day"]) >= signup).all()
+    new = users["user_id"].isin(truth.loc[truth["archetype"] == "new_user", "user_id"])
+    assert (users.loc[new, "signup_date"] > pd.Timestamp(START)).mean() > 0.8
+    assert (users.loc[~new, "signup_date"] < pd.Timestamp(START)).all()
 
-    # review sentiment follows the rating
+    # habits: each user's sessions cluster around their own hours
+    hours = humans.groupby("user_id")["utc"].agg(lambda t: pd.Series([x.hour for x in t]).std())
+    assert hours[humans.groupby("user_id").size() >= 20].median() < 6.0
+
+
+def test_text_follows_intent_and_sentiment(events):
+    humans = clean(events)
     reviews = humans[humans["event_type"] == "review"]
-    negative_words = reviews["review_text"].str.contains("Terrible|disappointed|Awful|Waste|flimsy")
-    assert negative_words[reviews["rating"] <= 2].all()
-    assert not negative_words[reviews["rating"] >= 4].any()
+    assert len(reviews) > 30
+    negative = reviews["review_text"].str.contains(NEGATIVE_WORDS)
+    positive = reviews["review_text"].str.contains(POSITIVE_WORDS)
+    low, mid, high = reviews["rating"] <= 2, reviews["rating"] == 3, reviews["rating"] >= 4
+    assert (negative & ~positive)[low].all()
+    assert (~negative & ~positive)[mid].all()
+    assert (positive & ~negative)[high].all()
+    assert low.any() and mid.any() and high.any()
 
-    # searches speak the vocabulary of a category
-    vocabulary = {w for spec in synthetic.CATEGORIES.values() for w in spec["nouns"]}
+    # a search speaks a category's vocabulary, and the session then browses that category
+    nouns = {c: set(spec["nouns"]) for c, spec in synthetic.CATEGORIES.items()}
     queries = humans.loc[humans["event_type"] == "search", "query"]
-    assert queries.map(lambda q: any(n in q for n in vocabulary)).all()
+    assert queries.map(lambda q: any(n in q for ns in nouns.values() for n in ns)).all()
 
 
-def test_bots_are_inhumanly_busy(events):
-    bots = events[events["user_id"].str.startswith("BOT")]
+def test_catalogue_vocabulary_depends_on_category(catalogue):
+    assert catalogue["category"].nunique() == len(synthetic.CATEGORIES) >= 8
+    for product in catalogue.itertuples():
+        spec = synthetic.CATEGORIES[product.category]
+        assert product.brand in spec["brands"] and product.title.startswith(product.brand)
+        assert any(noun in product.description for noun in spec["nouns"])
+    assert catalogue.groupby("category")["brand"].nunique().min() >= 2
+    assert (catalogue["price"] > 0).all()
+
+
+def test_returns_follow_earlier_purchases(events):
+    humans = clean(events)
+    bought = humans[humans["event_type"] == "purchase"]
+    returns = humans[humans["event_type"] == "return"]
+    assert len(returns) > 0
+    first_purchase = bought.groupby(["user_id", "product_id"])["utc"].min()
+    for r in returns.itertuples():
+        assert first_purchase[(r.user_id, r.product_id)] < r.utc
+
+
+def test_bots_are_inhumanly_busy_and_humans_are_not(events, truth):
+    valid = events[events["kind"].isin(["clean_events", "bot_events"])]
+    bots = valid[valid["kind"] == "bot_events"]
+    assert set(bots["user_id"]) == set(truth.loc[truth["is_bot"], "user_id"])
+    assert (bots["event_type"] == "view").all()
     per_day = bots.groupby(["user_id", "file_day"]).size()
-    assert per_day.min() >= 1500
-    humans = events[~events["user_id"].str.startswith("BOT")].groupby(["user_id", "file_day"]).size()
-    assert humans.max() < 300
+    assert len(per_day) == 2 * DAYS and per_day.between(1500, 3000).all()
+    minute = valid["utc"].map(lambda t: t.replace(second=0, microsecond=0))
+    per_minute = valid.assign(minute=minute).groupby(["kind", "user_id", "minute"]).size()
+    assert per_minute["bot_events"].groupby("user_id").max().min() > 60
+    # humans stay clear of the cleaning layer's bot rule (1000 a day or 60 a minute browsing)
+    humans = valid[valid["kind"] == "clean_events"]
+    browsing = humans[humans["event_type"].isin(["view", "search"])]
+    assert browsing.groupby(["user_id", "file_day"]).size().max() < 1000
+    assert per_minute["clean_events"].max() < 60
 
 
-def test_pii_and_truth_files(demo):
-    root, summary = demo
-    users = pd.read_csv(root / "landing" / "users" / "users.csv")
-    assert {"email", "phone", "signup_date", "age", "gender", "city"} <= set(users.columns)
-    assert users["user_id"].is_unique and len(users) == 600
-    assert json.loads((root / "ground_truth" / "summary.json").read_text())["days"] == summary["days"]
+def test_registration_and_truth_files(demo, truth):
+    root, _ = demo
+    users = pd.read_csv(root / "landing" / "users" / "users.csv", keep_default_na=False)
+    assert list(users.columns) == ["user_id", "signup_date", "age", "gender", "city", "email",
+                                   "phone"]
+    assert len(users) == 400 and users["user_id"].is_unique
+    assert not set(users["user_id"]) & set(truth.loc[truth["is_bot"], "user_id"])
+    assert set(users["gender"]) <= {"F", "M", "X", ""}
+    assert users["email"].str.contains("@").all() and users["phone"].str.startswith("+").all()
+    assert (users["age"] == "").any() and (users["age"] != "").mean() > 0.9
+
+    assert list(truth.columns) == ["user_id", "archetype", "is_bot", "category_prefs"]
+    assert len(truth) == 402 and truth["is_bot"].sum() == 2
+    prefs = truth.loc[~truth["is_bot"], "category_prefs"].map(
+        lambda s: {k: float(v) for k, v in (p.split(":") for p in s.split("|"))})
+    assert prefs.map(lambda p: set(p) == set(synthetic.CATEGORIES)).all()
+    assert prefs.map(lambda p: abs(sum(p.values()) - 1) < 1e-3).all()
+    assert prefs.map(lambda p: list(p.values()) == sorted(p.values(), reverse=True)).all()
 
 
-def test_generate_command_and_other_formats(tmp_path):
+def test_dirt_scaling():
+    rates = synthetic.DirtRates()
+    assert rates.scaled(2).duplicate == pytest.approx(0.02) and rates.scaled(2).bot_users == 4
+    off = rates.scaled(0)
+    assert all(v == 0 for v in vars(off).values())
+    with pytest.raises(ValueError):
+        rates.scaled(-1)
+
+
+def test_clean_data_and_event_volume(tmp_path):
+    summary = synthetic.generate(tmp_path, users=300, products=40, days=3, events_per_day=20_000,
+                                 dirt=synthetic.DirtRates().scaled(0))
+    for day in summary["days"]:
+        assert 18_000 <= day["lines"] <= 22_000
+        assert day["lines"] == day["clean_events"]
+
+
+def test_generate_command_writes_every_format(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     synthetic.register_cli(parser.add_subparsers())
-    for fmt in ("csv", "parquet"):
-        args = parser.parse_args(["generate", "--data-dir", str(tmp_path / fmt), "--users", "50",
-                                  "--products", "30", "--days", "1", "--format", fmt, "--dirt-scale", "2"])
+    for fmt in ("jsonl", "csv", "parquet"):
+        args = parser.parse_args(["generate", "--data-dir", str(tmp_path / fmt), "--users", "100",
+                                  "--products", "30", "--days", "2", "--seed", "3",
+                                  "--format", fmt, "--dirt-scale", "5"])
         args.func(args)
-        day = json.loads((tmp_path / fmt / "ground_truth" / "summary.json").read_text())["days"][0]
-        assert day["malformed"] == 0 and day["duplicate"] == 0  # not representable in these formats
-        path = tmp_path / fmt / "landing" / "events" / "dt=2026-10-01" / f"events.{fmt}"
-        frame = pd.read_csv(path) if fmt == "csv" else pd.read_parquet(path)
-        assert len(frame) == day["lines"]
+        assert "2 days" in capsys.readouterr().out
+        summary = json.loads((tmp_path / fmt / "ground_truth" / "summary.json").read_text())
+        assert summary["params"]["format"] == fmt
+        for day in summary["days"]:
+            path = tmp_path / fmt / "landing" / "events" / f"dt={day['date']}" / f"events.{fmt}"
+            if fmt == "jsonl":
+                rows = path.read_text().splitlines()
+                assert day["malformed"] == sum(not line.startswith('{"') for line in rows) + sum(
+                    line.startswith('{"') and not line.endswith("}") for line in rows)
+            else:
+                rows = pd.read_csv(path) if fmt == "csv" else pd.read_parquet(path)
+                assert day["malformed"] == 0  # broken JSON has no CSV/Parquet form
+                assert day["duplicate"] == int(rows.duplicated().sum()) > 0
+                assert day["missing_user"] == int(rows["user_id"].isna().sum()
+                                                   + (rows["user_id"] == "").sum())
+            assert len(rows) == day["lines"]
 
 
-def test_events_per_day_scales_volume(tmp_path):
-    summary = synthetic.generate(tmp_path, users=300, products=40, days=2, events_per_day=20_000,
-                                 dirt=synthetic.DirtRates(bot_users=0))
-    per_day = [d["lines"] for d in summary["days"]]
-    assert all(16_000 < n < 24_000 for n in per_day), per_day
+def test_generate_command_defaults_to_the_data_dir_setting(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROFILING_DATA_DIR", str(tmp_path / "configured"))
+    parser = argparse.ArgumentParser()
+    synthetic.register_cli(parser.add_subparsers())
+    args = parser.parse_args(["generate", "--users", "20", "--products", "10", "--days", "1",
+                              "--start", "2026-11-02", "--dirt-scale", "0"])
+    args.func(args)
+    day = tmp_path / "configured" / "landing" / "events" / "dt=2026-11-02"
+    assert (day / "events.jsonl.gz").exists()
+
+
+@pytest.mark.slow
+def test_a_million_events_in_bounded_memory(tmp_path):
+    script = (
+        "import resource, time, sys\n"
+        "from pathlib import Path\n"
+        "from profiling_assets import synthetic\n"
+        "t = time.perf_counter()\n"
+        "s = synthetic.generate(Path(sys.argv[1]), users=100_000, products=20_000, days=1,\n"
+        "                       events_per_day=1_000_000)\n"
+        "d = s['days'][0]\n"
+        "print(d['clean_events'] + d['bot_events'], time.perf_counter() - t,\n"
+        "      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=True,
+                         capture_output=True, text=True).stdout.split()
+    events, seconds, peak_mib = int(out[0]), float(out[1]), float(out[2])
+    assert 900_000 <= events <= 1_100_000
+    assert events / seconds > 50_000
+    assert peak_mib < 1024
