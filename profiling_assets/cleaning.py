@@ -14,7 +14,7 @@ from dagster_duckdb import DuckDBResource
 from profiling_assets import sql
 from profiling_assets.metadata import counts_table, preview
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
-from profiling_assets.resources import prepare_connection
+from profiling_assets.resources import transaction
 
 
 class CleaningConfig(dg.Config):
@@ -36,23 +36,18 @@ def clean_day(con: duckdb.DuckDBPyConnection, day: str, config: CleaningConfig,
               now: datetime | None = None) -> dict[str, Counter]:
     """Replace one day of the clean layer from raw.events, atomically; returns counts per rule."""
     now = now or datetime.now(UTC)
-    prepare_connection(con)
-    con.begin()
+    counts: dict[str, Counter] = {}
     try:
-        sql.run(con, "delete_cleaned_events_partition", day=day)
-        sql.run(con, "stage_cleaned_events", day=day, now=now,
-                bot_events_per_day=config.bot_events_per_day,
-                bot_events_per_minute=config.bot_events_per_minute)
-        sql.run(con, "insert_cleaned_events", day=day, now=now,
-                price_outlier_factor=config.price_outlier_factor,
-                max_price=config.max_price, max_quantity=config.max_quantity)
-        counts: dict[str, Counter] = {}
-        for kind, name, n in sql.query(con, "summarize_cleaned_events", day=day):
-            counts.setdefault(kind, Counter())[name] += n
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
+        with transaction(con):
+            sql.run(con, "delete_cleaned_events_partition", day=day)
+            sql.run(con, "stage_cleaned_events", day=day, now=now,
+                    bot_events_per_day=config.bot_events_per_day,
+                    bot_events_per_minute=config.bot_events_per_minute)
+            sql.run(con, "insert_cleaned_events", day=day, now=now,
+                    price_outlier_factor=config.price_outlier_factor,
+                    max_price=config.max_price, max_quantity=config.max_quantity)
+            for kind, name, n in sql.query(con, "summarize_cleaned_events", day=day):
+                counts.setdefault(kind, Counter())[name] += n
     finally:
         con.execute("DROP TABLE IF EXISTS day_events")
     return counts

@@ -13,22 +13,16 @@ from dagster_duckdb import DuckDBResource
 from profiling_assets import sql
 from profiling_assets.metadata import markdown_table, preview_file
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
-from profiling_assets.resources import prepare_connection
+from profiling_assets.resources import transaction
 
 WINDOW_DAYS = 90  # the longest window, and the retention horizon of user_features
 
 
 def _replace_partition(con: duckdb.DuckDBPyConnection, delete: str, insert: str, day: str) -> None:
     """Delete-then-insert one day in a single transaction (re-runs replace exactly that day)."""
-    prepare_connection(con)
-    con.begin()
-    try:
+    with transaction(con):
         sql.run(con, delete, day=day)
         sql.run(con, insert, day=day, now=datetime.now(UTC))
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
 
 
 def build_user_daily_activity(con: duckdb.DuckDBPyConnection, day: str) -> None:

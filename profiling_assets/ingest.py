@@ -8,7 +8,6 @@ reconciled independently. ``raw_users`` and ``raw_products`` load the snapshot f
 
 
 import gzip
-import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -25,9 +24,7 @@ from dagster_duckdb import DuckDBResource
 from profiling_assets import settings, sql
 from profiling_assets.metadata import counts_table, markdown_table, preview
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
-from profiling_assets.resources import prepare_connection
-
-log = logging.getLogger(__name__)
+from profiling_assets.resources import transaction
 
 # Suffix -> reader. Longest suffixes first so that ".jsonl.gz" is not taken for ".gz".
 EVENT_FORMATS: dict[str, str] = {
@@ -159,6 +156,7 @@ def load_events_file(
             if progress:
                 progress(f"{path.name}: {report.lines_read:,} lines")
     else:
+        sql.run(con, "create_event_contract")
         sql.run(con, f"stage_{fmt}_file", path=str(path))
         _load_staged(con, report, day, loaded_at)
     con.execute(
@@ -203,15 +201,9 @@ def ingest_day(
             f"*{', *'.join(EVENT_FORMATS)} in that folder."
         )
     loaded_at = datetime.now(UTC)
-    prepare_connection(con)
-    con.begin()
-    try:
+    with transaction(con):
         sql.run(con, "delete_raw_events_partition", day=day)
         reports = [load_events_file(con, path, fmt, day, loaded_at, progress) for path, fmt in files]
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
     return DayReport(day=day, folder=folder, files=reports, ignored=ignored)
 
 
@@ -301,18 +293,12 @@ def _snapshot_files(kind: str) -> tuple[list[Path], list[Path]]:
 
 def load_snapshot(con: duckdb.DuckDBPyConnection, kind: str, files: list[Path]) -> dict:
     """Replace raw.<kind> with the snapshot files; returns rows loaded and rejected by reason."""
-    prepare_connection(con)
     loaded_at = datetime.now(UTC)
-    con.begin()
-    try:
+    with transaction(con):
         if files:
             sql.run(con, f"load_raw_{kind}", paths=[str(p) for p in files], loaded_at=loaded_at)
         else:
             con.execute(f"DELETE FROM raw.{kind}")
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
     rows = con.execute(f"SELECT count(*) FROM raw.{kind}").fetchone()[0]
     rejected = dict(con.execute(
         "SELECT reason, count(*) FROM raw.snapshot_rejected WHERE table_name = ? GROUP BY ALL", [kind]

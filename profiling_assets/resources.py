@@ -31,6 +31,20 @@ def prepare_connection(con: duckdb.DuckDBPyConnection) -> None:
         sql.run(con, name)
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Prepare the connection and run the block as one transaction: a partition is replaced
+    whole or, on any error, left as it was."""
+    prepare_connection(con)
+    con.begin()
+    try:
+        yield con
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
+
+
 class WarehouseResource(DuckDBResource):
     """dagster-duckdb's resource, with the warehouse folder created on first use and every
     connection prepared (UTC, memory cap, tables)."""

@@ -11,14 +11,7 @@ WITH records AS (
                            store_rejects = true, rejects_table = 'csv_reject_errors',
                            rejects_scan = 'csv_reject_scans')
 ), src AS (
-    SELECT * FROM (
-        SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS ts,
-               NULL::VARCHAR AS user_id, NULL::VARCHAR AS session_id, NULL::VARCHAR AS event_type,
-               NULL::VARCHAR AS product_id, NULL::VARCHAR AS price, NULL::VARCHAR AS quantity,
-               NULL::VARCHAR AS query, NULL::VARCHAR AS review_text, NULL::VARCHAR AS rating,
-               NULL::VARCHAR AS device
-        WHERE false
-    )
+    SELECT * FROM event_contract
     UNION ALL BY NAME
     SELECT * FROM records
 )

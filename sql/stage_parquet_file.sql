@@ -2,14 +2,7 @@
 -- a rejected row keeps its content as JSON. Missing optional columns become NULL.
 CREATE OR REPLACE TEMP TABLE staged AS
 WITH src AS (
-    SELECT * FROM (
-        SELECT NULL::BIGINT AS file_row_number, NULL::VARCHAR AS event_id, NULL::VARCHAR AS ts,
-               NULL::VARCHAR AS user_id, NULL::VARCHAR AS session_id, NULL::VARCHAR AS event_type,
-               NULL::VARCHAR AS product_id, NULL::VARCHAR AS price, NULL::VARCHAR AS quantity,
-               NULL::VARCHAR AS query, NULL::VARCHAR AS review_text, NULL::VARCHAR AS rating,
-               NULL::VARCHAR AS device
-        WHERE false
-    )
+    SELECT * FROM event_contract
     UNION ALL BY NAME
     SELECT * FROM read_parquet($path, file_row_number = true)
 )
