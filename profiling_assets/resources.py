@@ -11,7 +11,9 @@ from profiling_assets import settings, sql
 
 # Tables every layer may touch; creating them is idempotent and cheap, so each writer
 # prepares its connection instead of relying on a separate migration step.
-SCHEMA_FILES = ("create_raw_tables", "create_clean_tables", "create_features_tables")
+SCHEMA_FILES = (
+    "create_raw_tables", "create_clean_tables", "create_features_tables", "create_ml_tables",
+)
 
 
 def prepare_connection(con: duckdb.DuckDBPyConnection) -> None:

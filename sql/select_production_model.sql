@@ -1,0 +1,3 @@
+SELECT model_name, version, trained_at, window_start, window_end, metrics, config, artifact_path, status
+FROM ml.model_registry
+WHERE model_name = $model_name AND status = 'production';

@@ -1,0 +1,3 @@
+UPDATE ml.model_registry
+SET status = $status, status_reason = $reason, status_changed_at = $now
+WHERE model_name = $model_name AND version = $version;

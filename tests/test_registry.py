@@ -1,0 +1,50 @@
+import duckdb
+import pytest
+
+from profiling_assets import registry
+from profiling_assets.resources import prepare_connection
+
+
+@pytest.fixture
+def con(data_dir):
+    con = duckdb.connect(str(data_dir / "registry.duckdb"))
+    prepare_connection(con)
+    yield con
+    con.close()
+
+
+def _fit(con, name: str, recall: float) -> registry.ModelVersion:
+    version = registry.new_version()
+    path = registry.write_artifact(name, version, lambda d: (d / "weights.txt").write_text("w"))
+    registry.register(con, name, version, artifact_path=path, metrics={"recall_at_10": recall},
+                      config={"k": 8}, window=("2026-10-01", "2026-10-14"))
+    return registry.get(con, name, version)
+
+
+def test_candidate_then_single_production_version(con):
+    with pytest.raises(registry.NoProductionModelError, match="Materialize the svd_model"):
+        registry.require_production(con, "svd_model")
+    first = _fit(con, "svd_model", 0.2)
+    assert first.status == registry.CANDIDATE
+    assert (first.artifact_path / "weights.txt").read_text() == "w"
+    assert first.metrics == {"recall_at_10": 0.2}
+    registry.promote(con, "svd_model", first.version, "checks passed")
+    second = _fit(con, "svd_model", 0.3)
+    registry.promote(con, "svd_model", second.version, "checks passed")
+    assert registry.require_production(con, "svd_model").version == second.version
+    assert registry.get(con, "svd_model", first.version).status == registry.RETIRED
+    # Rolling back is promoting the earlier version again.
+    registry.promote(con, "svd_model", first.version, "rollback")
+    statuses = {v.version: v.status for v in registry.versions(con, "svd_model")}
+    assert statuses == {first.version: registry.PRODUCTION, second.version: registry.RETIRED}
+    assert [v.model_name for v in registry.versions(con)] == ["svd_model", "svd_model"]
+
+
+def test_failed_write_leaves_no_version_folder(data_dir):
+    def explode(folder):
+        (folder / "half.bin").write_bytes(b"x")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        registry.write_artifact("text_encoder", "v1", explode)
+    assert list((registry.models_dir() / "text_encoder").iterdir()) == []
