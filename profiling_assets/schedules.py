@@ -1,20 +1,31 @@
-"""The daily job and its schedule: yesterday's partition of every daily asset, end to end."""
+"""Jobs and the daily schedule: yesterday's partition of every daily (apply) asset, end to
+end; model (train) assets have their own jobs so a retrain never blocks the daily chain."""
 
 import dagster as dg
 
 from profiling_assets.partitions import daily_partitions
 
+SNAPSHOT_ASSETS = ("raw_users", "raw_products")
+MODEL_ASSETS = ("text_encoder", "svd_model")
+
 daily_assets_job = dg.define_asset_job(
     name="daily_assets",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets("raw_users", "raw_products"),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*SNAPSHOT_ASSETS, *MODEL_ASSETS),
     partitions_def=daily_partitions,
-    description="Materialize one day of every daily asset (ingest to the latest layer).",
+    description="Materialize one day of every daily asset (ingest to the latest layer), with "
+                "the production version of each model.",
 )
 
 snapshots_job = dg.define_asset_job(
     name="snapshots",
-    selection=dg.AssetSelection.assets("raw_users", "raw_products"),
+    selection=dg.AssetSelection.assets(*SNAPSHOT_ASSETS),
     description="Reload the user and product snapshots.",
+)
+
+train_text_encoder_job = dg.define_asset_job(
+    name="train_text_encoder",
+    selection=dg.AssetSelection.assets("text_encoder"),
+    description="Fine-tune a new text encoder version; promoted when its checks pass.",
 )
 
 # Partition N is built shortly after day N ends (UTC), once the day's files have landed.

@@ -37,3 +37,11 @@ def run(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> duckdb.Duck
 def query(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> list[tuple]:
     """Run a single-statement SQL file and return its rows."""
     return run(con, name, **params).fetchall()
+
+
+def relation(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> duckdb.DuckDBPyRelation:
+    """A single-statement SQL file as a relation, for results read as Arrow without the
+    extra copy a cursor's result needs."""
+    (stmt,) = statements(name)
+    wanted = set(_PARAM.findall(_COMMENT.sub("", stmt)))
+    return con.sql(stmt, params={k: params[k] for k in wanted} if wanted else None)

@@ -152,8 +152,21 @@ REVIEW_DETAILS = {
     "positive": ["{Feature} is great.", "Arrived quickly and works perfectly.",
                  "Would happily buy from {brand} again.", "Great for {use}."],
 }
+BRAND_ONLY_QUERIES = 0.2  # share of searches that are just a brand name
+TYPO_QUERIES = 0.15       # share of searches with two neighbouring letters swapped
 SEARCH_PREFIXES = {"bargain_hunter": ["cheap", "discount", "budget", "best price"],
                    "loyal_high_spender": ["premium", "best", "luxury"]}
+
+
+def _typo(word: str, where: int) -> str:
+    """``word`` with two neighbouring letters swapped (the commonest typing slip)."""
+    spots = [i for i in range(len(word) - 1) if word[i].isalpha() and word[i + 1].isalpha()
+             and word[i] != word[i + 1]]
+    if not spots:
+        return word
+    i = spots[where % len(spots)]
+    return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+
 
 FIRST_NAMES = ["olivia", "liam", "emma", "noah", "ava", "lucas", "mia", "leo", "amelia", "hugo",
                "sofia", "arthur", "isla", "mateo", "chloe", "elias", "zara", "omar", "nina",
@@ -973,18 +986,25 @@ class _Day:
                     (users[m], prods[m], discs[m], qtys[m]))
 
     def _queries(self, users: np.ndarray, cats: np.ndarray) -> np.ndarray:
-        """Search text in the vocabulary of the category the user has in mind."""
+        """Search text in the vocabulary of the category the user has in mind; as in real
+        search logs, some queries name only a brand and some carry a typo."""
         rng, pop = self.rng, self.world.population
         n = len(users)
+        style = rng.random(n)
         draws = zip(cats.tolist(), rng.integers(0, 8, n).tolist(), rng.integers(0, 8, n).tolist(),
                     (rng.random(n) < 0.8).tolist(), (rng.random(n) < 0.35).tolist(),
                     (rng.random(n) < 0.5).tolist(), rng.integers(0, 12, n).tolist(),
-                    pop.favourite_brand[users, cats].tolist(), pop.arch[users].tolist())
+                    pop.favourite_brand[users, cats].tolist(), pop.arch[users].tolist(),
+                    (style < BRAND_ONLY_QUERIES).tolist(),
+                    (style > 1 - TYPO_QUERIES).tolist(), rng.integers(0, 1 << 16, n).tolist())
         out = np.empty(n, dtype=object)
-        for i, (c, adj, noun, with_adj, with_brand, with_prefix, pick, brand, arch) in enumerate(
-                draws):
+        for i, (c, adj, noun, with_adj, with_brand, with_prefix, pick, brand, arch, brand_only,
+                typo, where) in enumerate(draws):
             spec = CATEGORIES[CATEGORY_NAMES[c]]
-            words = [spec["nouns"][noun]]
+            if brand_only:
+                out[i] = spec["brands"][brand].lower()
+                continue
+            words = [_typo(spec["nouns"][noun], where) if typo else spec["nouns"][noun]]
             if with_adj:
                 words.insert(0, spec["adjectives"][adj])
             if with_brand:

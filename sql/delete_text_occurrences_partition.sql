@@ -1,0 +1,1 @@
+DELETE FROM ml.text_occurrences WHERE event_date = $day;

@@ -1,0 +1,1 @@
+DELETE FROM ml.user_text_profile WHERE profile_date = $day;
