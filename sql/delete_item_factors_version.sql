@@ -1,0 +1,1 @@
+DELETE FROM ml.item_factors WHERE model_version = $version;

@@ -1,0 +1,1 @@
+DELETE FROM ml.recommendations WHERE rec_date = $day::DATE;

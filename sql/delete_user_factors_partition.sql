@@ -1,0 +1,1 @@
+DELETE FROM ml.user_factors WHERE factor_date = $day::DATE;
