@@ -258,10 +258,15 @@ def test_text_follows_intent_and_sentiment(events):
     assert (positive & ~negative)[high].all()
     assert low.any() and mid.any() and high.any()
 
-    # a search speaks a category's vocabulary, and the session then browses that category
-    nouns = {c: set(spec["nouns"]) for c, spec in synthetic.CATEGORIES.items()}
+    # a search speaks a category's vocabulary (a noun, perhaps misspelt, or just a brand)
+    nouns = {n for spec in synthetic.CATEGORIES.values() for n in spec["nouns"]}
+    brands = {b.lower() for spec in synthetic.CATEGORIES.values() for b in spec["brands"]}
     queries = humans.loc[humans["event_type"] == "search", "query"]
-    assert queries.map(lambda q: any(n in q for ns in nouns.values() for n in ns)).all()
+    brand_only = queries.isin(brands)
+    exact = queries.map(lambda q: any(n in q for n in nouns))
+    misspelt = queries.map(lambda q: any(synthetic._typo(n, k) in q for n in nouns for k in range(12)))
+    assert (brand_only | exact | misspelt).all()
+    assert 0.1 < brand_only.mean() < 0.3 and 0.05 < (misspelt & ~exact).mean() < 0.25
 
 
 def test_catalogue_vocabulary_depends_on_category(catalogue):
