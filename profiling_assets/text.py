@@ -9,6 +9,7 @@ connection, so other writers wait seconds, not minutes.
 import hashlib
 import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -31,6 +32,16 @@ DIM = 384
 PROMOTION_TOLERANCE = 0.03
 # The gain the fine-tuning aims for on demo data (reported; not a promotion condition).
 GOAL_GAIN = 0.05
+
+
+BASE_VERSION = "base-all-MiniLM-L6-v2"
+
+
+def encoder_in_use(con: duckdb.DuckDBPyConnection) -> tuple[str, Path | None]:
+    """The production encoder's (version, folder); before any fine-tuned version has been
+    promoted, the packaged base model (folder None), so daily embeddings never wait on a fit."""
+    model = registry.production(con, MODEL_NAME)
+    return (model.version, model.artifact_path) if model else (BASE_VERSION, None)
 
 
 def text_hash(text: str) -> str:
@@ -218,8 +229,7 @@ def text_embeddings(context: dg.AssetExecutionContext, config: TextEmbeddingsCon
     version = None
     for day in days:
         with warehouse.get_connection() as con:
-            model = registry.require_production(con, MODEL_NAME)
-            version = model.version
+            version, folder = encoder_in_use(con)
             occ, empty = _normalise_occurrences(sql.run(con, "select_day_texts", day=day, **weights).df())
             distinct = occ.drop_duplicates("text_hash")[["text_hash", "kind", "text"]]
             con.register("day_texts", distinct)
@@ -229,9 +239,11 @@ def text_embeddings(context: dg.AssetExecutionContext, config: TextEmbeddingsCon
         stats = EncodeStats()
         if len(todo):
             if encoder is None:
-                encoder = TextEncoder(model.artifact_path, backend=config.backend,
-                                      batch_size=config.batch_size)
+                encoder = TextEncoder(folder, backend=config.backend, batch_size=config.batch_size)
                 context.log.info(f"Encoder {version} on {encoder.device} ({config.backend})")
+                if folder is None:
+                    context.log.warning("No production text_encoder yet: using the packaged base "
+                                        "model. Materialize text_encoder to fine-tune one.")
             step = max(2048, len(todo) // 10)
 
             def progress(done: int, total: int, day: str = day, step: int = step) -> None:
@@ -262,6 +274,7 @@ def text_embeddings(context: dg.AssetExecutionContext, config: TextEmbeddingsCon
     seen = sum(r[2] for r in per_day)
     return dg.MaterializeResult(metadata={
         "model_version": version,
+        "fine_tuned": version != BASE_VERSION,
         "device": encoder.device if encoder else "none (every text was cached)",
         "backend": config.backend,
         "texts_seen": seen,
@@ -367,7 +380,7 @@ def user_text_profile(context: dg.AssetExecutionContext, config: UserTextProfile
     days = list(context.partition_keys)
     per_day = []
     with warehouse.get_connection() as con:
-        version = registry.require_production(con, MODEL_NAME).version
+        version, _ = encoder_in_use(con)
         for day in days:
             out = build_user_text_profile(con, day, version, config)
             per_day.append([day, out["users"], out["occurrences"], out["prototypes"]])

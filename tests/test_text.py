@@ -155,3 +155,17 @@ def test_encoder_version_then_cached_daily_embeddings_and_interests(data_dir, de
     for _user, interest, top, texts, used in rows:
         assert abs(np.linalg.norm(interest) - 1) < 1e-4 and texts > 0 and used == version.version
         assert len(top) == 3 and set(top) <= categories
+
+
+def test_daily_embeddings_use_the_base_model_until_a_version_is_promoted(data_dir):
+    from profiling_assets import text
+    from profiling_assets.resources import prepare_connection
+
+    with duckdb.connect(str(data_dir / "w.duckdb")) as con:
+        prepare_connection(con)
+        assert text.encoder_in_use(con) == (text.BASE_VERSION, None)
+        path = registry.write_artifact("text_encoder", "v1", lambda d: None)
+        registry.register(con, "text_encoder", "v1", artifact_path=path, metrics={}, config={})
+        assert text.encoder_in_use(con) == (text.BASE_VERSION, None)  # a candidate is not used
+        registry.promote(con, "text_encoder", "v1", "test")
+        assert text.encoder_in_use(con) == ("v1", path)
