@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
@@ -42,7 +43,9 @@ DEFAULT_WEIGHTS = {"view": 1.0, "cart": 3.0, "purchase": 5.0, "review": 2.0, "re
 # The lift over popularity the model aims for on demo data (a warning check; promotion only
 # needs to beat popularity and clear the recall floor).
 GOAL_LIFT = 2.0
-SCORE_BATCH = 4096  # users scored at once: keeps the dense users x items block small
+# Dense scores held at once (users x items cells): bounds the memory of scoring whatever the
+# catalogue size.
+SCORE_CELLS = 5_000_000  # ~20 MB of float32 scores, ~40 MB of argpartition indices
 
 
 # --------------------------------------------------------------------------- weighting
@@ -135,9 +138,15 @@ class SvdFactors:
         """u = r_u V diag(1/sigma) for every row of R (columns = ``items``)."""
         return np.asarray(R @ self.item_factors) / self.singular_values
 
-    def scores(self, U: np.ndarray) -> np.ndarray:
-        """Predicted (scaled) weights u diag(sigma) V^T."""
-        return (U * self.singular_values) @ self.item_factors.T
+    def scores(self, U: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+        """Predicted (scaled) weights u diag(sigma) V^T; ranking asks for float32, which
+        halves the memory traffic of the users x items block."""
+        V = self.item_factors if dtype is np.float64 else self._item_factors32
+        return (U * self.singular_values).astype(dtype) @ V.T
+
+    @cached_property
+    def _item_factors32(self) -> np.ndarray:
+        return self.item_factors.astype(np.float32)
 
 
 def fit_svd(X: sp.csr_matrix, k: int, *, items: np.ndarray | None = None, seed: int = 0,
@@ -156,22 +165,26 @@ def fit_svd(X: sp.csr_matrix, k: int, *, items: np.ndarray | None = None, seed: 
     return SvdFactors(items, V, sigma[keep][order])
 
 
-def top_n(score_rows, exclude: sp.csr_matrix, n: int, *, batch: int = SCORE_BATCH
+def top_n(score_rows, exclude: sp.csr_matrix, n: int, *, batch: int | None = None
           ) -> tuple[np.ndarray, np.ndarray]:
     """Indices and scores of the n best columns per row, never an excluded (row, column);
     where fewer than n columns remain the tail is -1 / -inf. ``score_rows(lo, hi)`` returns
     the dense scores of rows lo..hi-1, so memory stays at batch x columns."""
     rows = exclude.shape[0]
+    batch = batch or max(1, SCORE_CELLS // max(1, exclude.shape[1]))
     idx = np.full((rows, n), -1, dtype=np.int64)
     val = np.full((rows, n), -np.inf)
     for lo in range(0, rows, batch):
         hi = min(rows, lo + batch)
-        s = np.array(score_rows(lo, hi), dtype=np.float64)  # a writable copy
+        s = np.asarray(score_rows(lo, hi))
+        if s.base is not None or not s.flags.writeable:  # never write into the caller's array
+            s = s.copy()
         ex = exclude[lo:hi].tocoo()
         s[ex.row, ex.col] = -np.inf
         m = min(n, s.shape[1])
-        part = np.argpartition(-s, m - 1, axis=1)[:, :m]
-        ps = np.take_along_axis(s, part, 1)
+        # argpartition of the whole block is the cost of ranking: one pass, no negated copy
+        part = np.argpartition(s, s.shape[1] - m, axis=1)[:, -m:]
+        ps = np.take_along_axis(s, part, 1).astype(np.float64)
         order = np.lexsort((part, -ps), axis=1)  # best first; ties by column for determinism
         best = np.take_along_axis(part, order, 1)
         bv = np.take_along_axis(ps, order, 1)
@@ -185,7 +198,8 @@ def svd_or_popularity(factors: SvdFactors, U: np.ndarray, warm: np.ndarray,
     """Scores for top_n: the SVD reconstruction for rows with factors (warm), popularity for
     the rest (cold start)."""
     def rows(lo: int, hi: int) -> np.ndarray:
-        return np.where(warm[lo:hi, None], factors.scores(U[lo:hi]), popularity[None, :])
+        return np.where(warm[lo:hi, None], factors.scores(U[lo:hi], np.float32),
+                        popularity[None, :].astype(np.float32))
     return rows
 
 
