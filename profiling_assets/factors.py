@@ -265,8 +265,8 @@ def holdout_evaluation(train: pd.DataFrame, test: pd.DataFrame, *, k: int, min_i
     warm = rows >= 0
 
     # Exclusions: training purchases within the model's columns, per evaluated user.
-    excl = sp.vstack([m.purchased[r] if r >= 0 else sp.csr_matrix((1, len(m.items)), dtype=bool)
-                      for r in rows]).tocsr() if users else sp.csr_matrix((0, len(m.items)), dtype=bool)
+    excl = (sp.diags(warm.astype(np.int8)) @ m.purchased[np.maximum(rows, 0)].astype(np.int8)
+            ).astype(bool).tocsr()
     U = factors.fold_in(m.X[rows[warm]]) if warm.any() else np.zeros((0, factors.k))
     U_all = np.zeros((len(users), factors.k))
     U_all[warm] = U
