@@ -265,8 +265,7 @@ def holdout_evaluation(train: pd.DataFrame, test: pd.DataFrame, *, k: int, min_i
     warm = rows >= 0
 
     # Exclusions: training purchases within the model's columns, per evaluated user.
-    excl = (sp.diags(warm.astype(np.int8)) @ m.purchased[np.maximum(rows, 0)].astype(np.int8)
-            ).astype(bool).tocsr()
+    excl = sp.csr_matrix(m.purchased[np.maximum(rows, 0)].multiply(warm[:, None]), dtype=bool)
     U = factors.fold_in(m.X[rows[warm]]) if warm.any() else np.zeros((0, factors.k))
     U_all = np.zeros((len(users), factors.k))
     U_all[warm] = U
