@@ -7,7 +7,7 @@ VENV := .venv
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: setup demo test test-all ui bench lint clean
+.PHONY: setup demo test test-all ui bench bench-text bench-factors bench-env lint clean
 
 # uv itself comes from PyPI into a private folder; the environment is built from uv.lock,
 # compiled to bytecode up front (imports of dagster, pandas, TensorFlow are seconds faster).
@@ -39,6 +39,22 @@ ui: setup
 
 bench: setup
 	$(VENV)/bin/python bench/ingest.py
+
+# Outside references for the benchmarks (sentence-transformers on PyTorch, implicit's ALS)
+# live in their own environment: the project itself never installs torch.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.ready:
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet torch==2.13.0 sentence-transformers implicit
+	touch $@
+
+bench-env: $(BENCH_VENV)/.ready
+
+bench-text: setup bench-env
+	$(VENV)/bin/python bench/text.py
+
+bench-factors: setup bench-env
+	$(VENV)/bin/python bench/factors.py
 
 lint: setup
 	$(VENV)/bin/ruff check profiling_assets tests bench

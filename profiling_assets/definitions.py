@@ -2,13 +2,15 @@
 
 import dagster as dg
 
-from profiling_assets import cleaning, features, ingest, text
+from profiling_assets import cleaning, factors, features, ingest, text
 from profiling_assets.resources import warehouse_resource
 from profiling_assets.schedules import (
+    TRAIN_JOBS,
+    daily_apply_job,
     daily_assets_job,
+    daily_ingest_job,
     daily_schedule,
     snapshots_job,
-    train_text_encoder_job,
 )
 
 defs = dg.Definitions(
@@ -16,8 +18,9 @@ defs = dg.Definitions(
         ingest.raw_users, ingest.raw_products, ingest.raw_events, cleaning.cleaned_events,
         features.user_daily_activity, features.user_features,
         text.text_encoder, text.text_embeddings, text.user_text_profile,
+        factors.svd_model, factors.user_factors, factors.recommendations,
     ],
-    jobs=[daily_assets_job, snapshots_job, train_text_encoder_job],
+    jobs=[daily_assets_job, daily_ingest_job, daily_apply_job, snapshots_job, *TRAIN_JOBS],
     schedules=[daily_schedule],
     resources={"warehouse": warehouse_resource()},
 )

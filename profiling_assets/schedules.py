@@ -16,6 +16,22 @@ daily_assets_job = dg.define_asset_job(
                 "the production version of each model.",
 )
 
+daily_ingest_job = dg.define_asset_job(
+    name="daily_ingest",
+    selection=dg.AssetSelection.groups("ingest", "clean", "features")
+    - dg.AssetSelection.assets(*SNAPSHOT_ASSETS),
+    partitions_def=daily_partitions,
+    description="One day from landing files to behavioural features (no model needed).",
+)
+
+daily_apply_job = dg.define_asset_job(
+    name="daily_apply",
+    selection=dg.AssetSelection.groups("text", "factors") - dg.AssetSelection.assets(*MODEL_ASSETS),
+    partitions_def=daily_partitions,
+    description="One day of model outputs (embeddings, interests, factors, recommendations) "
+                "with the production version of each model.",
+)
+
 snapshots_job = dg.define_asset_job(
     name="snapshots",
     selection=dg.AssetSelection.assets(*SNAPSHOT_ASSETS),
@@ -27,6 +43,14 @@ train_text_encoder_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("text_encoder"),
     description="Fine-tune a new text encoder version; promoted when its checks pass.",
 )
+
+train_svd_job = dg.define_asset_job(
+    name="train_svd",
+    selection=dg.AssetSelection.assets("svd_model"),
+    description="Fit a new SVD model version; promoted when its checks pass.",
+)
+
+TRAIN_JOBS = (train_text_encoder_job, train_svd_job)
 
 # Partition N is built shortly after day N ends (UTC), once the day's files have landed.
 daily_schedule = dg.build_schedule_from_partitioned_job(
