@@ -88,7 +88,10 @@ class TextEncoder:
         self.batch_size = batch_size
         self.max_length = max_length or max_length_of(self.path)
         from transformers import AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        # Loading notes ("weights were used...", TF deprecation) are noise in run logs.
+        hf_logging.set_verbosity_error()
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.path))
         if backend == "tensorflow":
             self._load_tensorflow()
