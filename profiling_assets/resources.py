@@ -13,7 +13,7 @@ from profiling_assets import settings, sql
 # prepares its connection instead of relying on a separate migration step.
 SCHEMA_FILES = (
     "create_raw_tables", "create_clean_tables", "create_features_tables", "create_ml_tables",
-    "create_factor_tables", "create_text_tables",
+    "create_factor_tables", "create_text_tables", "create_segment_tables",
 )
 
 

@@ -6,7 +6,7 @@ import dagster as dg
 from profiling_assets.partitions import daily_partitions
 
 SNAPSHOT_ASSETS = ("raw_users", "raw_products")
-MODEL_ASSETS = ("text_encoder", "svd_model")
+MODEL_ASSETS = ("text_encoder", "svd_model", "segment_model")
 
 daily_assets_job = dg.define_asset_job(
     name="daily_assets",
