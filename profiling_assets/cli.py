@@ -151,6 +151,48 @@ def cmd_summary(args: argparse.Namespace) -> None:
     print_summary(path)
 
 
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return str(value)
+
+
+def cmd_query(args: argparse.Namespace) -> None:
+    """Run SQL against the analysts' published copy (read-only) and print the result."""
+    import csv
+    import json
+
+    path = settings.published_path()
+    if not path.exists():
+        raise SystemExit(f"no published profile copy at {path}: run `make demo` or materialize "
+                         "user_profiles first")
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            cursor = con.execute(args.sql)
+            if cursor.description is None:
+                raise SystemExit("the statement returned no result set")
+            columns = [d[0] for d in cursor.description]
+            rows = cursor.fetchmany(args.limit) if args.limit else cursor.fetchall()
+    except duckdb.Error as exc:
+        raise SystemExit(f"query failed: {exc}") from None
+    if args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif args.format == "json":
+        print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=1))
+    else:
+        cells = [[_cell(v) for v in r] for r in rows]
+        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+        print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+        print("  ".join("-" * w for w in widths))
+        for r in cells:
+            print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
+        print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from profiling_assets import importer, synthetic
 
@@ -173,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
     mat.add_argument("--end", help="last day (default: last landing day)")
     mat.add_argument("--skip-snapshots", action="store_true", help="do not reload users/products")
     mat.set_defaults(func=cmd_materialize)
+
+    query = sub.add_parser("query", help="run SQL against the analysts' published profile copy")
+    query.add_argument("sql", help='e.g. "SELECT segment_name, count(*) FROM user_profiles GROUP BY 1"')
+    query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    query.add_argument("--limit", type=int, default=0, help="at most this many rows (0: all)")
+    query.set_defaults(func=cmd_query)
 
     summary = sub.add_parser("summary", help="per-day counts from the warehouse")
     summary.set_defaults(func=cmd_summary)

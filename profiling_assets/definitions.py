@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from profiling_assets import cleaning, factors, features, ingest, text
+from profiling_assets import cleaning, factors, features, ingest, profiles, text
 from profiling_assets.resources import warehouse_resource
 from profiling_assets.schedules import (
     TRAIN_JOBS,
@@ -19,6 +19,7 @@ defs = dg.Definitions(
         features.user_daily_activity, features.user_features,
         text.text_encoder, text.text_embeddings, text.user_text_profile,
         factors.svd_model, factors.user_factors, factors.recommendations,
+        profiles.user_profiles,
     ],
     jobs=[daily_assets_job, daily_ingest_job, daily_apply_job, snapshots_job, *TRAIN_JOBS],
     schedules=[daily_schedule],

@@ -376,6 +376,7 @@ def _check_metadata(metrics: dict, floor: float) -> tuple[bool, str]:
 @dg.asset(
     deps=["cleaned_events"],
     group_name="factors",
+    tags={"role": "model"},
     kinds={"scikitlearn", "duckdb"},
     check_specs=[
         dg.AssetCheckSpec("svd_beats_popularity", asset="svd_model", blocking=True,

@@ -14,6 +14,7 @@ from profiling_assets import settings, sql
 SCHEMA_FILES = (
     "create_raw_tables", "create_clean_tables", "create_features_tables", "create_ml_tables",
     "create_factor_tables", "create_text_tables", "create_segment_tables",
+    "create_profile_tables",
 )
 
 

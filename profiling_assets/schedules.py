@@ -6,11 +6,12 @@ import dagster as dg
 from profiling_assets.partitions import daily_partitions
 
 SNAPSHOT_ASSETS = ("raw_users", "raw_products")
-MODEL_ASSETS = ("text_encoder", "svd_model", "segment_model")
+# Model (train) assets carry this tag; the daily jobs leave them out.
+MODELS = dg.AssetSelection.tag("role", "model")
 
 daily_assets_job = dg.define_asset_job(
     name="daily_assets",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*SNAPSHOT_ASSETS, *MODEL_ASSETS),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*SNAPSHOT_ASSETS) - MODELS,
     partitions_def=daily_partitions,
     description="Materialize one day of every daily asset (ingest to the latest layer), with "
                 "the production version of each model.",
@@ -26,10 +27,10 @@ daily_ingest_job = dg.define_asset_job(
 
 daily_apply_job = dg.define_asset_job(
     name="daily_apply",
-    selection=dg.AssetSelection.groups("text", "factors") - dg.AssetSelection.assets(*MODEL_ASSETS),
+    selection=dg.AssetSelection.groups("text", "factors", "segments", "profiles") - MODELS,
     partitions_def=daily_partitions,
-    description="One day of model outputs (embeddings, interests, factors, recommendations) "
-                "with the production version of each model.",
+    description="One day of model outputs (embeddings, interests, factors, recommendations, "
+                "segments) and the profile tables, with the production version of each model.",
 )
 
 snapshots_job = dg.define_asset_job(

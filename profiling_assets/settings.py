@@ -45,3 +45,12 @@ def landing_dir(root: Path | None = None) -> Path:
 
 def events_landing_dir(day: str, root: Path | None = None) -> Path:
     return landing_dir(root) / "events" / f"dt={day}"
+
+
+def published_path() -> Path:
+    """The analysts' copy of the profile tables (``PROFILING_PUBLISHED``, default
+    ``<data>/published/profiles.duckdb``), replaced atomically after each profile run."""
+    explicit = os.environ.get("PROFILING_PUBLISHED")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    return data_dir() / "published" / "profiles.duckdb"

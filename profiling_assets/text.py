@@ -70,6 +70,7 @@ def _window(con: duckdb.DuckDBPyConnection, days: int) -> tuple[date, date]:
 @dg.asset(
     deps=["cleaned_events", "raw_products"],
     group_name="text",
+    tags={"role": "model"},
     kinds={"tensorflow", "duckdb"},
     check_specs=[
         dg.AssetCheckSpec("not_worse_than_frozen", asset="text_encoder", blocking=True,

@@ -1,0 +1,1 @@
+DELETE FROM profiles.user_profiles_history WHERE profile_date = $day;

@@ -1,0 +1,55 @@
+-- One profile row per user of user_features on $day, assembled from every layer of that day.
+-- Lifetime value accumulates from the previous day's row (net revenue of the day added); a
+-- user without a row on the day before starts from the 90-day window's net revenue, and
+-- lifetime_value_since says from when the sum runs.
+INSERT INTO profiles.user_profiles_history
+WITH registered AS (
+    SELECT user_id, arg_max(signup_date, loaded_at) AS signup_date, arg_max(age, loaded_at) AS age,
+           arg_max(gender, loaded_at) AS gender, arg_max(city, loaded_at) AS city
+    FROM raw.users GROUP BY user_id
+),
+recommended AS (
+    -- the most recent recommendations of the last 30 days (users are recommended to on the
+    -- days they are active)
+    SELECT user_id, list(product_id ORDER BY rank) AS items, any_value(source) AS source,
+           any_value(model_version) AS model_version
+    FROM ml.recommendations r
+    WHERE rec_date = (SELECT max(rec_date) FROM ml.recommendations r2
+                      WHERE r2.user_id = r.user_id AND r2.rec_date BETWEEN $day::DATE - 29 AND $day::DATE)
+    GROUP BY user_id
+)
+SELECT f.feature_date, f.user_id,
+       u.signup_date,
+       CASE WHEN u.age IS NULL THEN NULL WHEN u.age < 25 THEN '18-24' WHEN u.age < 35 THEN '25-34'
+            WHEN u.age < 45 THEN '35-44' WHEN u.age < 55 THEN '45-54' WHEN u.age < 65 THEN '55-64'
+            ELSE '65+' END,
+       u.gender, u.city,
+       least(coalesce(p.first_seen_date, f.first_seen_date), f.first_seen_date),
+       f.last_seen_date, f.last_purchase_date, f.days_since_last_visit, f.days_since_last_purchase,
+       f.orders_90d, f.revenue_90d, f.rfm_recency, f.rfm_frequency, f.rfm_monetary, f.rfm_code,
+       f.aov_90d,
+       CASE WHEN p.user_id IS NULL THEN f.revenue_90d - f.refunds_90d
+            ELSE p.lifetime_value + coalesce(a.revenue, 0) - coalesce(a.refunds, 0) END,
+       coalesce(p.lifetime_value_since, f.feature_date - 89),
+       f.top_categories, f.top_category, f.top_brands, f.top_brand,
+       f.price_ratio_90d, f.share_below_median_90d,
+       CASE WHEN f.price_ratio_90d IS NULL THEN NULL
+            WHEN f.price_ratio_90d < 0.85 OR f.share_below_median_90d >= 0.7 THEN 'high'
+            WHEN f.price_ratio_90d > 1.15 AND f.share_below_median_90d <= 0.3 THEN 'low'
+            ELSE 'medium' END,
+       f.preferred_hour_band, f.preferred_weekday,
+       s.segment_id, s.segment_name, s.confidence,
+       t.top_interests,
+       r.items, r.source,
+       t.model_version, r.model_version, s.model_version,
+       $now
+FROM features.user_features f
+LEFT JOIN registered u USING (user_id)
+LEFT JOIN profiles.user_profiles_history p
+       ON p.user_id = f.user_id AND p.profile_date = $day::DATE - 1
+LEFT JOIN features.user_daily_activity a
+       ON a.user_id = f.user_id AND a.activity_date = $day
+LEFT JOIN ml.user_segments s ON s.user_id = f.user_id AND s.segment_date = $day
+LEFT JOIN ml.user_text_profile t ON t.user_id = f.user_id AND t.profile_date = $day
+LEFT JOIN recommended r ON r.user_id = f.user_id
+WHERE f.feature_date = $day;

@@ -1,0 +1,7 @@
+SELECT user_id, rfm_code, round(lifetime_value, 2) AS lifetime_value, segment_name,
+       round(segment_confidence, 2) AS confidence, top_category, interest_keywords,
+       recommended_items[1:3] AS top_recommendations
+FROM profiles.user_profiles_history
+WHERE profile_date = $day
+ORDER BY lifetime_value DESC, user_id
+LIMIT 10;

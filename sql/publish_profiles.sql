@@ -1,0 +1,33 @@
+-- The analysts' copy, written into the freshly attached database `pub` (a 1.x-readable
+-- storage version): the latest profiles, 90 days of history, the production segments and
+-- the latest recommendations, plus what was published when.
+CREATE TABLE pub.user_profiles AS
+SELECT * FROM profiles.user_profiles ORDER BY user_id;
+
+CREATE TABLE pub.user_profiles_history AS
+SELECT * FROM profiles.user_profiles_history
+WHERE profile_date > $day::DATE - 90 AND profile_date <= $day
+ORDER BY profile_date, user_id;
+
+CREATE TABLE pub.segments AS
+SELECT s.segment_id, s.segment_name, s.description, s.size, s.model_version
+FROM ml.segments s
+WHERE s.model_version IN (SELECT DISTINCT segment_model_version FROM profiles.user_profiles)
+ORDER BY s.model_version, s.segment_id;
+
+CREATE TABLE pub.recommendations AS
+WITH latest AS (
+    SELECT user_id, max(rec_date) AS rec_date FROM ml.recommendations
+    WHERE rec_date BETWEEN $day::DATE - 29 AND $day GROUP BY user_id
+)
+SELECT r.user_id, r.rec_date, r.rank, r.product_id, p.title, p.category, p.price, r.score,
+       r.source, r.model_version
+FROM ml.recommendations r
+JOIN latest USING (user_id, rec_date)
+LEFT JOIN raw.products p USING (product_id)
+ORDER BY r.user_id, r.rank;
+
+CREATE TABLE pub.published AS
+SELECT $day::DATE AS profile_date, $now::TIMESTAMP AS published_at,
+       (SELECT count(*) FROM pub.user_profiles) AS user_profiles_rows,
+       (SELECT count(*) FROM pub.user_profiles_history) AS history_rows;

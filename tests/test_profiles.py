@@ -1,0 +1,155 @@
+"""The profile table: a crafted user's row, the latest-row table, and the analysts' copy
+(readable by the 1.x DuckDB CLI, never half-written, never blocking)."""
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from profiling_assets import profiles
+from profiling_assets.resources import prepare_connection
+
+DEFAULTS = {"DATE": date(2026, 10, 1), "VARCHAR": "", "INTEGER": 0, "DOUBLE": 0.0,
+            "BIGINT": 0, "TIMESTAMP": "2026-10-01 00:00:00",
+            "TIMESTAMP WITH TIME ZONE": "2026-10-01 00:00:00+00"}
+
+
+def insert(con: duckdb.DuckDBPyConnection, table: str, **values) -> None:
+    """One row with the given columns; other NOT NULL columns get a neutral value."""
+    row = {}
+    for name, kind, nullable, *_ in con.execute(f"DESCRIBE {table}").fetchall():
+        if name in values:
+            row[name] = values[name]
+        elif nullable == "NO":
+            row[name] = DEFAULTS[kind]
+    cols = ", ".join(row)
+    con.execute(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+
+
+@pytest.fixture
+def con(data_dir):
+    con = duckdb.connect(str(data_dir / "p.duckdb"))
+    prepare_connection(con)
+    yield con
+    con.close()
+
+
+def craft_user(con: duckdb.DuckDBPyConnection) -> None:
+    insert(con, "raw.users", user_id="U1", signup_date=date(2026, 3, 2), age=37, gender="f",
+           city="Lyon", email="ana@example.com", phone="+33 6 12 34 56 78", source_file="users.csv")
+    for day, revenue_90d, refunds_90d in ((date(2026, 10, 1), 120.0, 20.0), (date(2026, 10, 2), 150.0, 20.0)):
+        insert(con, "features.user_features", feature_date=day, user_id="U1",
+               first_seen_date=date(2026, 9, 1), last_seen_date=day, last_purchase_date=day,
+               orders_90d=3, revenue_90d=revenue_90d, refunds_90d=refunds_90d, aov_90d=50.0,
+               rfm_recency=5, rfm_frequency=4, rfm_monetary=3, rfm_code="R5F4M3",
+               price_ratio_90d=0.8, share_below_median_90d=0.75, top_category="books",
+               preferred_hour_band="evening", preferred_weekday="Sunday")
+    insert(con, "features.user_daily_activity", activity_date=date(2026, 10, 2), user_id="U1",
+           revenue=30.0, refunds=5.0)
+    insert(con, "ml.user_segments", segment_date=date(2026, 10, 2), user_id="U1",
+           model_version="seg-1", segment_id=3, segment_name="Bargain hunters", confidence=0.8)
+    con.execute("INSERT INTO ml.user_text_profile VALUES ('2026-10-02', 'U1', 'enc-1', 3, 1, 1, 1, "
+                "[1]::FLOAT[] || list_transform(range(383), lambda x: 0::FLOAT), ['books', 'toys', 'grocery'], "
+                "[0.9, 0.5, 0.4], '2026-10-02')")
+    for rank, product in enumerate(("P3", "P1", "P2"), start=1):
+        insert(con, "ml.recommendations", rec_date=date(2026, 10, 1), user_id="U1", rank=rank,
+               product_id=product, score=1.0 / rank, source="svd", model_version="svd-1")
+
+
+def test_crafted_user_profile(con):
+    craft_user(con)
+    profiles.build_user_profiles(con, "2026-10-01")
+    profiles.build_user_profiles(con, "2026-10-02")
+    cols = [d[0] for d in con.execute("SELECT * FROM profiles.user_profiles").description]
+    assert not {"email", "phone", "age"} & set(cols)
+    (row,) = con.execute("SELECT * FROM profiles.user_profiles").fetchall()
+    got = dict(zip(cols, row, strict=True))
+    assert got["profile_date"] == date(2026, 10, 2) and got["age_band"] == "35-44"
+    assert (got["gender"], got["city"], got["signup_date"]) == ("f", "Lyon", date(2026, 3, 2))
+    # day 1 starts from the window's net revenue (120 - 20); day 2 adds its own net 30 - 5
+    assert got["lifetime_value"] == pytest.approx(125.0)
+    assert got["lifetime_value_since"] == date(2026, 10, 1) - timedelta(days=89)
+    assert got["rfm_code"] == "R5F4M3" and got["aov_90d"] == 50.0
+    assert got["price_sensitivity"] == "high"
+    assert (got["segment_id"], got["segment_name"], got["segment_confidence"]) == (3, "Bargain hunters", 0.8)
+    assert got["interest_keywords"] == ["books", "toys", "grocery"]
+    assert got["recommended_items"] == ["P3", "P1", "P2"]  # in rank order, from the latest day
+    assert (got["text_encoder_version"], got["svd_model_version"], got["segment_model_version"]) == (
+        "enc-1", "svd-1", "seg-1")
+    history = con.execute("SELECT profile_date, lifetime_value FROM profiles.user_profiles_history "
+                          "ORDER BY 1").fetchall()
+    assert history == [(date(2026, 10, 1), 100.0), (date(2026, 10, 2), 125.0)]
+    # rebuilding an older day leaves the newer latest row alone
+    profiles.build_user_profiles(con, "2026-10-01")
+    assert con.execute("SELECT profile_date FROM profiles.user_profiles").fetchall() == [(date(2026, 10, 2),)]
+
+
+def test_published_copy_opens_in_the_duckdb_1x_cli(con, tmp_path):
+    cli = shutil.which("duckdb", path=str(Path(sys.executable).parent)) or shutil.which("duckdb")
+    if cli is None:
+        pytest.skip("the duckdb CLI (duckdb-cli, a dev dependency) is not installed")
+    craft_user(con)
+    profiles.build_user_profiles(con, "2026-10-01")
+    path = profiles.publish(con, "2026-10-01", tmp_path / "profiles.duckdb")
+    out = subprocess.run([cli, "-readonly", "-csv", str(path), "-c",
+                          "SELECT version(), count(*), any_value(rfm_code) FROM user_profiles"],
+                         capture_output=True, text=True, check=True).stdout
+    version, count, code = out.strip().splitlines()[-1].split(",")
+    assert version.startswith("v1.") and (count, code) == ("1", "R5F4M3")
+
+
+READER = textwrap.dedent("""
+    import json, sys, time, duckdb
+    path, seconds = sys.argv[1], float(sys.argv[2])
+    results, errors, end = [], [], time.time() + seconds
+    while time.time() < end:
+        try:
+            with duckdb.connect(path, read_only=True) as con:
+                results.append(con.execute(
+                    "SELECT count(*), (SELECT user_profiles_rows FROM published), "
+                    "count(DISTINCT user_id) FROM user_profiles").fetchone())
+        except Exception as exc:  # any error is a failure of the publishing scheme
+            errors.append(repr(exc))
+    print(json.dumps({"results": results, "errors": errors}))
+""")
+
+
+def test_readers_see_only_complete_copies_while_publishing(con, tmp_path):
+    target = tmp_path / "profiles.duckdb"
+    insert(con, "features.user_features", feature_date=date(2026, 10, 1), user_id="U0",
+           first_seen_date=date(2026, 10, 1), last_seen_date=date(2026, 10, 1), rfm_code="R1F1M1")
+    profiles.build_user_profiles(con, "2026-10-01")
+    profiles.publish(con, "2026-10-01", target)
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(target), "6"],
+                              stdout=subprocess.PIPE, text=True)
+    sizes, end = set(), time.time() + 5
+    n = 1
+    while time.time() < end:
+        # each publish holds a different number of users: 1, 2001, 4001, ...
+        con.execute("INSERT INTO features.user_features (feature_date, user_id, first_seen_date, "
+                    "last_seen_date, days_since_last_visit, active_days_7d, active_days_30d, "
+                    "active_days_90d, events_7d, events_30d, events_90d, sessions_7d, sessions_30d, "
+                    "sessions_90d, purchases_7d, purchases_30d, purchases_90d, orders_7d, orders_30d, "
+                    "orders_90d, revenue_7d, revenue_30d, revenue_90d, refunds_90d, items_bought_90d, "
+                    "rfm_recency, rfm_frequency, rfm_monetary, rfm_code, computed_at) "
+                    "SELECT '2026-10-01', 'U' || (? + i), '2026-10-01', '2026-10-01', "
+                    "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1,1,1,'R1F1M1', now() "
+                    "FROM range(2000) t(i)", [n])
+        n += 2000
+        profiles.build_user_profiles(con, "2026-10-01")
+        profiles.publish(con, "2026-10-01", target)
+        sizes.add(n)
+    out = json.loads(reader.communicate(timeout=60)[0])
+    assert out["errors"] == []
+    assert len(out["results"]) > 10 and len(sizes) >= 3
+    for count, published_rows, distinct in out["results"]:
+        assert count == published_rows == distinct  # a copy is always whole
+    assert len({r[0] for r in out["results"]}) >= 2  # the reader saw successive copies
+    assert not list(tmp_path.glob(".*.tmp*"))
