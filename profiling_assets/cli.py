@@ -110,6 +110,19 @@ def print_models(warehouse: Path) -> None:
         print(f"  {v.model_name} {v.version} [{v.status}] {figures}")
 
 
+def print_segments(published: Path) -> None:
+    if not published.exists():
+        print("  (no published profile copy)")
+        return
+    with duckdb.connect(str(published), read_only=True) as con:
+        cursor = sql.run(con, "demo_segment_summary")
+        header = tuple(d[0] for d in cursor.description)
+        rows = [tuple(_cell(v) for v in r) for r in cursor.fetchall()]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    for row in (header, *rows):
+        print("  " + "  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from profiling_assets import synthetic
 
@@ -129,6 +142,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print_summary(settings.warehouse_path())
     print("\nModels:")
     print_models(settings.warehouse_path())
+    print(f"\nSegments (from the analysts' copy, {settings.published_path()}):")
+    print_segments(settings.published_path())
     print("\nOpen the UI with `make ui` (dagster dev on http://127.0.0.1:3000) to browse the asset "
           "graph, partitions, checks and run history.")
 
