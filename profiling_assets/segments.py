@@ -1,0 +1,704 @@
+"""Customer segments: k-means over behaviour, SVD factors and text interests (model asset),
+and each day's users assigned to the production segments (daily).
+
+The input space (the same for fitting and assignment, saved with the model):
+
+- behaviour: the BEHAVIOUR features of features.user_features, transformed (log1p where
+  heavy-tailed), imputed by fixed rules (see ``behaviour_frame``) and z-scored;
+- factors: the user's most recent SVD factors (ml.user_factors) of the svd_model version
+  the segment model was fitted with, within the 90-day features window, z-scored per
+  component; a user without factors sits at the block's mean (zeros after centring);
+- text: the user's interest vector (ml.user_text_profile, latest day) reduced by PCA to a
+  few whitened components; a user without text sits at zeros likewise.
+
+Each block is multiplied by ``weight * sqrt(d_behaviour / d_block)``, so that a block's
+total variance is weight^2 times the behaviour block's whatever its width: the weights say
+how much each source counts, not how many columns it happens to have.
+
+Segment ids stay stable across refits: new centroids are matched to the previous
+production version's by the Hungarian method on their distance in the behaviour features
+(named, so comparable across versions; the factor and text axes are refitted each time and
+carry no shared meaning). Names come from the behaviour centroid by ``segment_name``.
+
+Clustering runs outside the warehouse connection: inputs are read, the connection is
+given back, scikit-learn works, and results are written in a short second connection.
+"""
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from dagster_duckdb import DuckDBResource
+from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.decomposition import PCA
+from sklearn.metrics import adjusted_rand_score, silhouette_score
+
+from profiling_assets import registry, settings, sql
+from profiling_assets.features import WINDOW_DAYS
+from profiling_assets.metadata import markdown_table, preview_file
+from profiling_assets.partitions import daily_backfill_policy, daily_partitions
+from profiling_assets.resources import transaction
+
+MODEL_NAME = "segment_model"
+SVD_MODEL, TEXT_MODEL = "svd_model", "text_encoder"
+# The archetype recovery the model aims for on demo data (reported, never fitted on).
+GOAL_ARI = 0.8
+FALLBACK_NAME = "Occasional buyers"
+
+# Behaviour features: name -> (raw column shown in descriptions, phrase). Transformations
+# and imputation are in behaviour_frame.
+BEHAVIOUR = {
+    "recency": ("days_since_last_visit", "last seen {s:.1f} days ago vs {p:.1f}"),
+    "recent_share": ("recent_share", "{s:.0%} of events in the last 7 days vs {p:.0%}"),
+    "frequency": ("active_days_90d", "active on {s:.1f} days vs {p:.1f}"),
+    "events": ("events_90d", "{s:.0f} events vs {p:.0f}"),
+    "orders": ("orders_90d", "{s:.1f} orders vs {p:.1f}"),
+    "monetary": ("revenue_90d", "spends {r:.1f}x the average"),
+    "aov": ("aov_90d", "average order {s:.0f} vs {p:.0f}"),
+    "tenure": ("tenure_days", "registered {s:.0f} days ago vs {p:.0f}"),
+    "view_to_cart": ("view_to_cart_90d", "carts {s:.0%} of views vs {p:.0%}"),
+    "cart_to_purchase": ("cart_to_purchase_90d", "buys {s:.0%} of carts vs {p:.0%}"),
+    "price_ratio": ("price_ratio_90d", "pays {s:.2f}x the category median price vs {p:.2f}x"),
+    "below_median_share": ("share_below_median_90d",
+                           "{s:.0%} of purchases below the category median vs {p:.0%}"),
+    "category_focus": ("top_category_share", "{s:.0%} of activity in one category vs {p:.0%}"),
+}
+# The clustered features: one per behavioural dimension (recency, frequency, purchasing,
+# newness, funnel, price level, breadth). The others are near-duplicates of these (events ~
+# active days, revenue ~ orders x AOV, share below median ~ price ratio, cart -> purchase ~
+# view -> cart) and only add weight to the dimensions they repeat; they still name and
+# describe the segments. See docs/segments.md for the comparison.
+FEATURES = ("recency", "frequency", "orders", "tenure", "view_to_cart", "price_ratio",
+            "category_focus")
+DESCRIBED = tuple(BEHAVIOUR)
+TENURE_CAP_DAYS = WINDOW_DAYS
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def behaviour_frame(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
+    """(transformed features, raw display values, imputed counts) of select_segment_features
+    rows. Imputation rules, each a neutral or factual value:
+    - aov: no orders -> log1p(0) (no spend); price_ratio: no priced purchase -> log2(1) = 0
+      (pays the median); below_median_share: -> 0.5 (no lean either way);
+    - view_to_cart / cart_to_purchase: no views / carts -> 0 (no conversion observed);
+    - tenure: not registered -> days since first seen in the window (a lower bound); capped
+      at TENURE_CAP_DAYS;
+    - category_focus: -> 0."""
+    def col(name: str) -> pd.Series:
+        return pd.to_numeric(raw[name], errors="coerce").astype(float)
+
+    events_90d = col("events_90d")
+    recent = (col("events_7d") / events_90d.where(events_90d > 0)).fillna(0.0)
+    tenure = col("tenure_days")
+    imputed = {"aov": int(col("aov_90d").isna().sum()), "tenure": int(tenure.isna().sum()),
+               "price_ratio": int(col("price_ratio_90d").isna().sum()),
+               "below_median_share": int(col("share_below_median_90d").isna().sum()),
+               "view_to_cart": int(col("view_to_cart_90d").isna().sum()),
+               "cart_to_purchase": int(col("cart_to_purchase_90d").isna().sum()),
+               "category_focus": int(col("top_category_share").isna().sum())}
+    # newness is what tenure tells apart: beyond the features window more years add nothing
+    tenure = tenure.fillna(col("days_since_first_seen")).clip(lower=0, upper=TENURE_CAP_DAYS)
+    X = pd.DataFrame({
+        "recency": np.log1p(col("days_since_last_visit").clip(lower=0)),
+        "recent_share": recent,
+        "frequency": np.log1p(col("active_days_90d")),
+        "events": np.log1p(events_90d),
+        "orders": np.log1p(col("orders_90d")),
+        "monetary": np.log1p(col("revenue_90d").clip(lower=0)),
+        "aov": np.log1p(col("aov_90d").fillna(0.0).clip(lower=0)),
+        "tenure": np.log1p(tenure),
+        "view_to_cart": col("view_to_cart_90d").fillna(0.0),
+        "cart_to_purchase": col("cart_to_purchase_90d").fillna(0.0),
+        "price_ratio": np.log2(col("price_ratio_90d").clip(lower=1e-3)).fillna(0.0),
+        "below_median_share": col("share_below_median_90d").fillna(0.5),
+        "category_focus": col("top_category_share").fillna(0.0),
+    }, columns=list(DESCRIBED))
+    X = X.fillna(0.0)  # only NOT NULL columns are left; belt and braces
+    display = pd.DataFrame({name: (recent if column == "recent_share" else col(column))
+                            for name, (column, _) in BEHAVIOUR.items()})
+    return X, display, {k: v for k, v in imputed.items() if v}
+
+
+@dataclass
+class Inputs:
+    users: np.ndarray              # user ids, sorted
+    behaviour: pd.DataFrame        # transformed DESCRIBED features (rows = users)
+    display: pd.DataFrame          # raw values behind them (NaN where missing)
+    factors: np.ndarray            # users x k, NaN rows: no factors
+    text: np.ndarray               # users x dim, NaN rows: no interest vector
+    imputed: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def has_factors(self) -> np.ndarray:
+        return ~np.isnan(self.factors).any(axis=1) if self.factors.shape[1] else np.zeros(len(self.users), bool)
+
+    @property
+    def has_text(self) -> np.ndarray:
+        return ~np.isnan(self.text).any(axis=1) if self.text.shape[1] else np.zeros(len(self.users), bool)
+
+
+def _vectors(table: pa.Table, column: str, users: np.ndarray) -> np.ndarray:
+    """A users x dim matrix of a list column, NaN rows for users absent from the table."""
+    if table.num_rows == 0:
+        return np.zeros((len(users), 0))
+    flat = table[column].combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    values = flat.astype(np.float64).reshape(table.num_rows, -1)
+    out = np.full((len(users), values.shape[1]), np.nan)
+    at = pd.Index(users).get_indexer(table["user_id"].to_pylist())
+    ok = at >= 0
+    out[at[ok]] = values[ok]
+    return out
+
+
+def read_inputs(con: duckdb.DuckDBPyConnection, day: date, svd_version: str | None,
+                text_version: str | None) -> Inputs:
+    """Every user of user_features on ``day`` with their factors and interest vector."""
+    raw = sql.run(con, "select_segment_features", day=day).df()
+    users = raw["user_id"].to_numpy().astype(str)
+    behaviour, display, imputed = behaviour_frame(raw)
+    first = day - timedelta(days=WINDOW_DAYS - 1)
+    fac = (sql.relation(con, "select_segment_user_factors", version=svd_version, first_day=first,
+                        day=day).to_arrow_table() if svd_version else pa.table({"user_id": []}))
+    txt = (sql.relation(con, "select_segment_text_profile", version=text_version, day=day)
+           .to_arrow_table() if text_version else pa.table({"user_id": []}))
+    return Inputs(users, behaviour, display, _vectors(fac, "factors", users),
+                  _vectors(txt, "interest", users), imputed)
+
+
+# --------------------------------------------------------------------------- the space
+
+
+def _std(x: np.ndarray) -> np.ndarray:
+    s = x.std(axis=0) if len(x) else np.ones(x.shape[1])
+    return np.where(s > 1e-12, s, 1.0)
+
+
+@dataclass
+class Space:
+    """The fitted transformation from Inputs to the clustering space."""
+
+    behaviour_mean: np.ndarray
+    behaviour_scale: np.ndarray
+    factor_mean: np.ndarray        # empty without a factor block
+    factor_scale: np.ndarray
+    text_mean: np.ndarray          # PCA centre (dim), empty without a text block
+    text_components: np.ndarray    # n x dim
+    text_scale: np.ndarray         # sqrt of the components' variances (whitening)
+    weights: dict[str, float]
+    features: tuple[str, ...] = FEATURES  # behaviour columns, in the order of the means
+
+    def block_multipliers(self) -> tuple[float, float, float]:
+        d = len(self.behaviour_mean)
+        f, t = len(self.factor_mean), len(self.text_scale)
+        return (self.weights["behaviour"],
+                self.weights["factors"] * np.sqrt(d / f) if f else 0.0,
+                self.weights["text"] * np.sqrt(d / t) if t else 0.0)
+
+    def z_behaviour(self, behaviour: pd.DataFrame) -> np.ndarray:
+        return (behaviour[list(self.features)].to_numpy(float) - self.behaviour_mean) / self.behaviour_scale
+
+    def transform(self, inputs: Inputs) -> np.ndarray:
+        wb, wf, wt = self.block_multipliers()
+        blocks = [self.z_behaviour(inputs.behaviour) * wb]
+        if len(self.factor_mean):
+            F = np.zeros((len(inputs.users), len(self.factor_mean)))
+            if inputs.factors.shape[1] == len(self.factor_mean):
+                ok = inputs.has_factors
+                F[ok] = (inputs.factors[ok] - self.factor_mean) / self.factor_scale
+            blocks.append(F * wf)
+        if len(self.text_scale):
+            T = np.zeros((len(inputs.users), len(self.text_scale)))
+            if inputs.text.shape[1] == len(self.text_mean):
+                ok = inputs.has_text
+                T[ok] = ((inputs.text[ok] - self.text_mean) @ self.text_components.T) / self.text_scale
+            blocks.append(T * wt)
+        return np.hstack(blocks)
+
+
+def fit_space(inputs: Inputs, weights: dict[str, float], text_components: int, seed: int
+              ) -> tuple[Space, dict]:
+    """Scalers and PCA fitted on the users that have each block; a block with a zero
+    weight or no data is left out."""
+    B = inputs.behaviour[list(FEATURES)].to_numpy(float)
+    info: dict = {}
+    fm = fs = np.zeros(0)
+    ok = inputs.has_factors
+    if weights.get("factors", 0) > 0 and ok.sum() >= 2:
+        fm, fs = inputs.factors[ok].mean(axis=0), _std(inputs.factors[ok])
+    tm, tc, ts = np.zeros(0), np.zeros((0, 0)), np.zeros(0)
+    ok_t = inputs.has_text
+    n = min(text_components, int(ok_t.sum()) - 1, inputs.text.shape[1])
+    if weights.get("text", 0) > 0 and n >= 1:
+        pca = PCA(n_components=n, random_state=seed).fit(inputs.text[ok_t])
+        tm, tc = pca.mean_, pca.components_
+        ts = np.sqrt(np.maximum(pca.explained_variance_, 1e-12))
+        info["text_explained_variance"] = float(pca.explained_variance_ratio_.sum())
+    return Space(B.mean(axis=0), _std(B), fm, fs, tm, tc, ts, dict(weights)), info
+
+
+# --------------------------------------------------------------------------- names
+
+
+def _rules(z: dict[str, float]) -> list[tuple[str, float, float]]:
+    """(name, score, threshold) per name: the score is the centroid's standardized deviation
+    that defines the name (higher = more typical)."""
+    return [
+        ("New", -z["tenure"], 1.0),
+        ("Lapsing", max(z["recency"], -z["recent_share"]), 1.0),
+        # browse but barely buy: few orders while still browsing
+        ("Window shoppers", -z["orders"] if z["events"] > -1.0 else -np.inf, 1.0),
+        ("High-value loyal", z["monetary"] if z["frequency"] >= 0 else -np.inf, 0.75),
+        ("Bargain hunters", max(z["below_median_share"], -z["price_ratio"]), 0.75),
+        ("Category specialists", z["category_focus"], 0.75),
+    ]
+
+
+def segment_name(z: dict[str, float]) -> tuple[str, float]:
+    """The name of a segment from its standardized behaviour centroid: among the rules whose
+    score reaches their threshold, the one with the highest score; none -> FALLBACK_NAME."""
+    best = (FALLBACK_NAME, -np.inf)
+    for name, score, threshold in _rules(z):
+        if score >= threshold and score > best[1]:
+            best = (name, score)
+    return best
+
+
+def unique_names(named: list[tuple[str, float]]) -> list[str]:
+    """Suffix repeated names: the segment with the strongest score keeps the plain name,
+    the others get ' 2', ' 3' in decreasing score."""
+    out = [n for n, _ in named]
+    by_name: dict[str, list[int]] = {}
+    for i, (n, _) in enumerate(named):
+        by_name.setdefault(n, []).append(i)
+    for n, idx in by_name.items():
+        for rank, i in enumerate(sorted(idx, key=lambda i: -named[i][1])[1:], start=2):
+            out[i] = f"{n} {rank}"
+    return out
+
+
+def describe(z: dict[str, float], segment: dict[str, float], population: dict[str, float],
+             top: int = 3) -> str:
+    """The ``top`` features whose standardized centroid deviates most, in words, comparing the
+    segment's mean raw value with the population's."""
+    parts = []
+    for name in sorted(z, key=lambda n: -abs(z[n]))[:top]:
+        s, p = segment.get(name, np.nan), population.get(name, np.nan)
+        if not (np.isfinite(s) and np.isfinite(p)):
+            continue
+        r = s / p if p else np.nan
+        parts.append(BEHAVIOUR[name][1].format(s=s, p=p, r=r))
+    return "; ".join(parts) or "close to the average user"
+
+
+# --------------------------------------------------------------------------- ids
+
+
+def match_ids(new_centroids: np.ndarray, previous: "LoadedSegments | None", space: Space,
+              sizes: np.ndarray, max_distance: float) -> tuple[list[int], list[float | None], int]:
+    """Segment ids for new behaviour centroids (transformed units, FEATURES order): each is
+    matched to a previous centroid by the Hungarian method on the RMS distance in the new
+    standardized behaviour features (the features both versions have); a match further than
+    ``max_distance`` counts as none. Unmatched segments get fresh ids from the previous
+    version's next id (never reusing a retired one), largest first. Returns (ids, matched
+    distances, next id)."""
+    k = len(new_centroids)
+    ids: list[int] = [-1] * k
+    dist: list[float | None] = [None] * k
+    next_id = 1
+    if previous is not None and len(previous.segment_ids):
+        next_id = previous.next_id
+        common = [f for f in FEATURES if f in previous.features]
+        col_new = [FEATURES.index(f) for f in common]
+        col_old = [previous.features.index(f) for f in common]
+        mean, scale = space.behaviour_mean[col_new], space.behaviour_scale[col_new]
+        a = (new_centroids[:, col_new] - mean) / scale
+        b = (previous.behaviour_centroids[:, col_old] - mean) / scale
+        cost = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).mean(axis=2))
+        rows, cols = linear_sum_assignment(cost)
+        for i, j in zip(rows, cols, strict=True):
+            if cost[i, j] <= max_distance:
+                ids[i], dist[i] = int(previous.segment_ids[j]), float(cost[i, j])
+    # largest first; equal sizes by centroid, so that row order never decides an id
+    for i in sorted(range(k), key=lambda i: (-sizes[i], *np.round(new_centroids[i], 6).tolist())):
+        if ids[i] < 0:
+            ids[i] = next_id
+            next_id += 1
+    return ids, dist, max(next_id, max(ids) + 1)
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+class SegmentModelConfig(dg.Config):
+    k: int = 0                    # fixed number of segments; 0: chosen by silhouette
+    k_min: int = 4
+    k_max: int = 8
+    behaviour_weight: float = 1.0
+    factor_weight: float = 0.2    # SVD factors (block variance = weight^2 x behaviour's)
+    text_weight: float = 0.2      # text interest PCA components
+    text_components: int = 5
+    minibatch_above: int = 50_000  # MiniBatchKMeans for more users than this
+    silhouette_sample: int = 5000  # users the silhouette is computed on
+    n_init: int = 10
+    max_match_distance: float = 1.0  # RMS z-distance beyond which a segment is new
+    min_segment_share: float = 0.02  # promotion: every segment holds at least this share
+    min_segment_users: int = 5       # ... and at least this many users
+    min_silhouette: float = 0.1      # promotion floor
+    seed: int = 0
+
+
+@dataclass
+class Fit:
+    space: Space
+    centroids: np.ndarray            # k x d, clustering space
+    behaviour_centroids: np.ndarray  # k x len(FEATURES), transformed units
+    labels: np.ndarray               # per user: row of centroids
+    segment_ids: list[int]
+    names: list[str]
+    descriptions: list[str]
+    sizes: np.ndarray
+    silhouette: float
+    k_scores: dict[int, float]
+    match_distances: list[float | None]
+    next_id: int
+    info: dict
+
+    def user_segment_ids(self) -> np.ndarray:
+        return np.asarray(self.segment_ids)[self.labels]
+
+
+def _kmeans(k: int, n: int, cfg: SegmentModelConfig):
+    if n > cfg.minibatch_above:
+        return MiniBatchKMeans(n_clusters=k, n_init=3, random_state=cfg.seed, batch_size=4096)
+    return KMeans(n_clusters=k, n_init=cfg.n_init, random_state=cfg.seed)
+
+
+def fit_segments(inputs: Inputs, cfg: SegmentModelConfig, previous: "LoadedSegments | None" = None,
+                 progress=None) -> Fit:
+    n = len(inputs.users)
+    weights = {"behaviour": cfg.behaviour_weight, "factors": cfg.factor_weight, "text": cfg.text_weight}
+    space, info = fit_space(inputs, weights, cfg.text_components, cfg.seed)
+    X = space.transform(inputs)
+    candidates = [cfg.k] if cfg.k else list(range(cfg.k_min, cfg.k_max + 1))
+    candidates = [k for k in candidates if 2 <= k < n]
+    if not candidates:
+        raise ValueError(f"{n} users cannot be split into {cfg.k or f'{cfg.k_min}..{cfg.k_max}'} segments")
+    sample = min(n, cfg.silhouette_sample)
+    best = None
+    k_scores: dict[int, float] = {}
+    for k in candidates:
+        km = _kmeans(k, n, cfg).fit(X)
+        labels = km.labels_
+        score = (float(silhouette_score(X, labels, sample_size=sample, random_state=cfg.seed))
+                 if len(set(labels)) > 1 else -1.0)
+        k_scores[k] = score
+        if progress:
+            progress(k, score)
+        if best is None or score > best[0] + 1e-9:  # ties keep the smaller k
+            best = (score, km, labels)
+    silhouette, km, labels = best
+    k = km.n_clusters
+    sizes = np.bincount(labels, minlength=k)
+    B = inputs.behaviour[list(FEATURES)].to_numpy(float)
+    bc = np.stack([B[labels == c].mean(axis=0) if sizes[c] else space.behaviour_mean for c in range(k)])
+    # names and descriptions read every described feature, standardized over the fit's users
+    D = inputs.behaviour[list(DESCRIBED)].to_numpy(float)
+    dmean, dscale = D.mean(axis=0), _std(D)
+    pop = {f: float(np.nanmean(inputs.display[f])) if inputs.display[f].notna().any() else np.nan
+           for f in DESCRIBED}
+    named, descriptions = [], []
+    for c in range(k):
+        zc = (D[labels == c].mean(axis=0) - dmean) / dscale if sizes[c] else np.zeros(len(DESCRIBED))
+        z = dict(zip(DESCRIBED, zc.tolist(), strict=True))
+        seg = inputs.display[labels == c]
+        means = {f: float(np.nanmean(seg[f])) if seg[f].notna().any() else np.nan for f in DESCRIBED}
+        named.append(segment_name(z))
+        descriptions.append(describe(z, means, pop))
+    ids, dist, next_id = match_ids(bc, previous, space, sizes, cfg.max_match_distance)
+    return Fit(space, km.cluster_centers_, bc, labels, ids, unique_names(named), descriptions,
+               sizes, silhouette, k_scores, dist, next_id, info)
+
+
+# --------------------------------------------------------------------------- assignment
+
+
+def assign(space: Space, centroids: np.ndarray, inputs: Inputs) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest centroid per user and a confidence 1 - d1/d2 (d1, d2: Euclidean distances to
+    the nearest and second-nearest centroids): 1 at a centroid, 0 halfway between two."""
+    X = space.transform(inputs)
+    d = np.sqrt(((X[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2))
+    order = np.argsort(d, axis=1, kind="stable")
+    nearest = order[:, 0]
+    if centroids.shape[0] < 2:
+        return nearest, np.ones(len(X))
+    d1 = np.take_along_axis(d, order[:, :1], 1)[:, 0]
+    d2 = np.take_along_axis(d, order[:, 1:2], 1)[:, 0]
+    conf = np.where(d2 > 0, 1.0 - d1 / np.where(d2 > 0, d2, 1.0), 0.0)
+    return nearest, np.clip(conf, 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------- artifact
+
+
+@dataclass
+class LoadedSegments:
+    version: str
+    space: Space
+    centroids: np.ndarray
+    behaviour_centroids: np.ndarray
+    features: list[str]
+    segment_ids: np.ndarray
+    names: list[str]
+    next_id: int
+    svd_version: str | None
+    text_version: str | None
+
+
+def save_model(folder: Path, fit: Fit, meta: dict) -> None:
+    s = fit.space
+    np.savez(folder / "model.npz", behaviour_mean=s.behaviour_mean, behaviour_scale=s.behaviour_scale,
+             factor_mean=s.factor_mean, factor_scale=s.factor_scale, text_mean=s.text_mean,
+             text_components=s.text_components, text_scale=s.text_scale, centroids=fit.centroids,
+             behaviour_centroids=fit.behaviour_centroids, segment_ids=np.asarray(fit.segment_ids))
+    segments = [{"segment_id": i, "name": n, "description": d, "size": int(z)}
+                for i, n, d, z in zip(fit.segment_ids, fit.names, fit.descriptions, fit.sizes, strict=True)]
+    (folder / "model.json").write_text(json.dumps(
+        {**meta, "features": list(FEATURES), "weights": s.weights, "next_id": fit.next_id,
+         "segments": segments}, indent=2, default=str))
+
+
+def load_model(version: registry.ModelVersion) -> LoadedSegments:
+    path = version.artifact_path
+    meta = json.loads((path / "model.json").read_text())
+    with np.load(path / "model.npz") as z:
+        a = {k: z[k] for k in z.files}
+    space = Space(a["behaviour_mean"], a["behaviour_scale"], a["factor_mean"], a["factor_scale"],
+                  a["text_mean"], a["text_components"], a["text_scale"], meta["weights"],
+                  tuple(meta["features"]))
+    return LoadedSegments(version.version, space, a["centroids"], a["behaviour_centroids"],
+                          meta["features"], a["segment_ids"], [s["name"] for s in meta["segments"]],
+                          int(meta["next_id"]), meta.get("svd_version"), meta.get("text_version"))
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def ground_truth_path() -> Path:
+    return settings.data_dir() / "ground_truth" / "users.csv"
+
+
+def archetype_agreement(users: np.ndarray, names: np.ndarray) -> dict | None:
+    """Adjusted Rand index of segments against the demo generator's planted archetypes (bots
+    left out); None where no ground-truth file exists. Evaluation only: never fitted on."""
+    path = ground_truth_path()
+    if not path.exists():
+        return None
+    truth = pd.read_csv(path, usecols=["user_id", "archetype", "is_bot"], dtype=str)
+    truth = truth[truth["is_bot"].str.lower() != "true"]
+    joined = pd.DataFrame({"user_id": users, "segment": names}).merge(truth, on="user_id")
+    if joined.empty:
+        return None
+    table = pd.crosstab(joined["segment"], joined["archetype"])
+    return {"ari": float(adjusted_rand_score(joined["archetype"], joined["segment"])),
+            "users": len(joined),
+            "table": markdown_table(["segment", *table.columns],
+                                    [[s, *row] for s, row in zip(table.index, table.values.tolist(), strict=True)])}
+
+
+def well_formed(fit: Fit, n: int, cfg: SegmentModelConfig) -> tuple[bool, str]:
+    smallest = int(fit.sizes.min())
+    floor = max(cfg.min_segment_users, int(np.ceil(cfg.min_segment_share * n)))
+    if smallest < floor:
+        return False, f"smallest segment has {smallest} users, below {floor}"
+    if fit.silhouette < cfg.min_silhouette:
+        return False, f"silhouette {fit.silhouette:.3f} is below the floor {cfg.min_silhouette}"
+    return True, (f"{len(fit.sizes)} segments of at least {smallest} users (floor {floor}); "
+                  f"silhouette {fit.silhouette:.3f} >= {cfg.min_silhouette}")
+
+
+# --------------------------------------------------------------------------- segment_model
+
+
+def _text_version(con: duckdb.DuckDBPyConnection, day: date) -> str | None:
+    rows = sql.query(con, "select_segment_text_version", day=day)
+    return rows[0][0] if rows else None
+
+
+@dg.asset(
+    deps=["user_features", "user_factors", "user_text_profile"],
+    group_name="segments",
+    kinds={"scikitlearn", "duckdb"},
+    check_specs=[
+        dg.AssetCheckSpec("segments_well_formed", asset="segment_model", blocking=True,
+                          description="Every segment holds at least min_segment_users users and "
+                          "min_segment_share of them, and the silhouette clears min_silhouette; "
+                          "the version is promoted to production only then."),
+    ],
+)
+def segment_model(context: dg.AssetExecutionContext, config: SegmentModelConfig,
+                  warehouse: DuckDBResource):
+    """K-means segments of the users of the latest features.user_features day, over their
+    standardized behaviour (plus, when weighted, SVD factors and text interests), with k
+    chosen by silhouette in k_min..k_max. Segments get readable names and descriptions from
+    their centroids, and ids matched to the previous production version's. Saves scalers,
+    PCA and centroids as a registry version (promoted when segments_well_formed passes) and
+    ml.segments rows; reports sizes, silhouette per k and, on demo data, the adjusted Rand
+    index against the generator's planted archetypes."""
+    with warehouse.get_connection() as con:
+        day = sql.query(con, "select_segment_feature_date")[0][0]
+        if day is None:
+            raise dg.Failure("features.user_features is empty: materialize user_features first.")
+        svd = registry.production(con, SVD_MODEL) if config.factor_weight > 0 else None
+        text_version = _text_version(con, day) if config.text_weight > 0 else None
+        inputs = read_inputs(con, day, svd.version if svd else None, text_version)
+        prev_version = registry.production(con, MODEL_NAME)
+    if not len(inputs.users):
+        raise dg.Failure(f"No users in features.user_features on {day}.")
+    previous = load_model(prev_version) if prev_version else None
+    context.log.info(f"{len(inputs.users):,} users of {day}; {int(inputs.has_factors.sum()):,} with "
+                     f"factors, {int(inputs.has_text.sum()):,} with text")
+
+    started = time.perf_counter()
+    fit = fit_segments(inputs, config, previous,
+                       progress=lambda k, s: context.log.info(f"k={k}: silhouette {s:.4f}"))
+    fit_seconds = time.perf_counter() - started
+    n = len(inputs.users)
+    agreement = archetype_agreement(inputs.users, fit.user_segment_ids())
+    passed, why = well_formed(fit, n, config)
+
+    version = registry.new_version()
+    window = (day - timedelta(days=WINDOW_DAYS - 1), day)
+    meta = {"feature_date": day, "svd_version": svd.version if svd else None,
+            "text_version": text_version, "config": config.model_dump()}
+    path = registry.write_artifact(MODEL_NAME, version, lambda folder: save_model(folder, fit, meta))
+    rows = pd.DataFrame({"segment_id": np.asarray(fit.segment_ids, dtype=np.int32),
+                         "segment_name": fit.names, "description": fit.descriptions,
+                         "size": fit.sizes.astype(np.int32)})
+    metrics = {"k": len(fit.sizes), "silhouette": fit.silhouette, "users": n,
+               "k_silhouettes": {str(k): v for k, v in fit.k_scores.items()},
+               "sizes": dict(zip(map(str, fit.segment_ids), fit.sizes.tolist(), strict=True)),
+               "ari_vs_archetypes": agreement["ari"] if agreement else None,
+               "fit_seconds": fit_seconds, "feature_date": day.isoformat(),
+               "previous_version": previous.version if previous else None}
+    with warehouse.get_connection() as con:
+        registry.register(con, MODEL_NAME, version, artifact_path=path, metrics=metrics,
+                          config=config.model_dump(), window=window)
+        with transaction(con):
+            sql.run(con, "delete_segments_version", version=version)
+            con.register("new_segments", rows)
+            sql.run(con, "insert_segments", version=version)
+            con.unregister("new_segments")
+        if passed:
+            registry.promote(con, MODEL_NAME, version, f"segments_well_formed passed: {why}")
+    if not passed:
+        context.log.warning(f"{version} stays a candidate: {why}")
+
+    order = np.argsort(fit.segment_ids)
+    table = [[fit.segment_ids[i], fit.names[i], int(fit.sizes[i]), f"{fit.sizes[i] / n:.1%}",
+              "new" if fit.match_distances[i] is None else f"{fit.match_distances[i]:.2f}",
+              fit.descriptions[i]] for i in order]
+    no_factors = n - int(inputs.has_factors.sum())
+    no_text = n - int(inputs.has_text.sum())
+    yield dg.MaterializeResult(metadata={
+        "version": version,
+        "status": registry.PRODUCTION if passed else registry.CANDIDATE,
+        "artifact": dg.MetadataValue.path(str(path)),
+        "feature_date": day.isoformat(),
+        "dagster/row_count": len(fit.sizes),
+        "users": n, "k": len(fit.sizes),
+        "silhouette": dg.MetadataValue.float(fit.silhouette),
+        "silhouette_by_k": dg.MetadataValue.md(markdown_table(
+            ["k", "silhouette"], [[k, f"{s:.4f}"] for k, s in fit.k_scores.items()])),
+        "segments": dg.MetadataValue.md(markdown_table(
+            ["id", "name", "users", "share", "match distance", "description"], table, max_width=140)),
+        "ari_vs_archetypes": (dg.MetadataValue.float(agreement["ari"]) if agreement
+                              else dg.MetadataValue.text("no ground truth")),
+        "archetypes_by_segment": (dg.MetadataValue.md(agreement["table"]) if agreement
+                                  else dg.MetadataValue.text("no ground truth")),
+        "blocks": dg.MetadataValue.json({
+            "behaviour": {"features": list(FEATURES), "weight": config.behaviour_weight},
+            "factors": {"weight": config.factor_weight, "svd_version": svd.version if svd else None,
+                        "dims": len(fit.space.factor_mean),
+                        "users_without_factors_set_to_zero": no_factors},
+            "text": {"weight": config.text_weight, "text_version": text_version,
+                     "components": len(fit.space.text_scale),
+                     "users_without_text_set_to_zero": no_text, **fit.info}}),
+        "imputed": dg.MetadataValue.json(inputs.imputed),
+        "previous_version": previous.version if previous else "none",
+        "fit_seconds": round(fit_seconds, 2),
+    })
+    yield dg.AssetCheckResult(
+        check_name="segments_well_formed", passed=passed, severity=dg.AssetCheckSeverity.ERROR,
+        description=why,
+        metadata={"k": len(fit.sizes), "smallest_segment": int(fit.sizes.min()),
+                  "silhouette": fit.silhouette, "version": version,
+                  "outcome": "promoted to production" if passed else "left as candidate"})
+
+
+# --------------------------------------------------------------------------- user_segments
+
+
+@dg.asset(
+    deps=["segment_model", "user_features", "user_factors", "user_text_profile"],
+    partitions_def=daily_partitions,
+    backfill_policy=daily_backfill_policy,
+    group_name="segments",
+    kinds={"numpy", "duckdb"},
+    pool="duckdb",
+)
+def user_segments(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+    """ml.user_segments: every user of the day's features.user_features assigned to the
+    nearest centroid of the production segment_model (its saved scalers and PCA; factors and
+    text of the versions it was fitted with), with confidence 1 - d1/d2 from the distances to
+    the two nearest centroids."""
+    days = list(context.partition_keys)
+    per_day = []
+    model = None
+    for key in days:
+        day = date.fromisoformat(key)
+        with warehouse.get_connection() as con:
+            model = load_model(registry.require_production(con, MODEL_NAME))
+            inputs = read_inputs(con, day, model.svd_version if len(model.space.factor_mean) else None,
+                                 model.text_version if len(model.space.text_scale) else None)
+        nearest, confidence = assign(model.space, model.centroids, inputs)
+        ids = model.segment_ids[nearest].astype(np.int32)
+        names = np.asarray(model.names, dtype=object)[nearest]
+        rows = pa.table({"user_id": inputs.users, "segment_id": ids, "segment_name": names.astype(str),
+                         "confidence": confidence})
+        with warehouse.get_connection() as con, transaction(con):
+            sql.run(con, "delete_user_segments_partition", day=day)
+            con.register("new_user_segments", rows)
+            sql.run(con, "insert_user_segments", day=day, version=model.version)
+            con.unregister("new_user_segments")
+        n = len(inputs.users)
+        missing_f = n - int(inputs.has_factors.sum()) if len(model.space.factor_mean) else None
+        missing_t = n - int(inputs.has_text.sum()) if len(model.space.text_scale) else None
+        per_day.append([key, n, f"{confidence.mean():.3f}" if n else "-", missing_f, missing_t])
+        context.log.info(f"{key}: {n:,} users assigned with {model.version}")
+    with warehouse.get_connection() as con:
+        counts = sql.query(con, "summarize_user_segments", day=days[-1])
+        preview = preview_file(con, "preview_user_segments", day=days[-1])
+    last = per_day[-1]
+    return dg.MaterializeResult(metadata={
+        "days": days[0] if len(days) == 1 else f"{days[0]}..{days[-1]} ({len(days)} days)",
+        "model_version": model.version,
+        "dagster/row_count": sum(r[1] for r in per_day),
+        "users": last[1],
+        "mean_confidence": dg.MetadataValue.float(float(last[2]) if last[1] else 0.0),
+        "per_segment": dg.MetadataValue.md(markdown_table(
+            ["id", "name", "users", "mean confidence"], counts)),
+        "per_day": dg.MetadataValue.md(markdown_table(
+            ["day", "users", "mean confidence", "without factors (zeros)", "without text (zeros)"],
+            per_day)),
+        "preview": preview,
+    })

@@ -1,0 +1,1 @@
+DELETE FROM ml.segments WHERE model_version = $version;

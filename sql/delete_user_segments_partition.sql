@@ -1,0 +1,1 @@
+DELETE FROM ml.user_segments WHERE segment_date = $day::DATE;
