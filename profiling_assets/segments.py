@@ -573,7 +573,8 @@ def segment_model(context: dg.AssetExecutionContext, config: SegmentModelConfig,
                        progress=lambda k, s: context.log.info(f"k={k}: silhouette {s:.4f}"))
     fit_seconds = time.perf_counter() - started
     n = len(inputs.users)
-    agreement = archetype_agreement(inputs.users, fit.user_segment_ids())
+    labels = np.array([f"{i} {n}" for i, n in zip(fit.segment_ids, fit.names, strict=True)])
+    agreement = archetype_agreement(inputs.users, labels[fit.labels])
     passed, why = well_formed(fit, n, config)
 
     version = registry.new_version()

@@ -116,6 +116,9 @@ def test_refit_on_shuffled_users_keeps_ids_and_names(tmp_path):
     assert all(d is not None and d < 0.2 for d in again.match_distances)
     # with no previous model, ids follow size order, so shuffling alone changes nothing either
     assert by_user(S.fit_segments(again_data, CFG), again_data) == by_user(first, data)
+    # MiniBatchKMeans (large populations) finds the same segments
+    mini = S.fit_segments(again_data, S.SegmentModelConfig(**{**CFG.model_dump(), "minibatch_above": 10}))
+    assert by_user(mini, again_data) == by_user(first, data)
 
 
 def test_an_unmatched_segment_gets_a_new_id(tmp_path):
