@@ -537,6 +537,7 @@ def _text_version(con: duckdb.DuckDBPyConnection, day: date) -> str | None:
 @dg.asset(
     deps=["user_features", "user_factors", "user_text_profile"],
     group_name="segments",
+    tags={"role": "model"},
     kinds={"scikitlearn", "duckdb"},
     check_specs=[
         dg.AssetCheckSpec("segments_well_formed", asset="segment_model", blocking=True,
