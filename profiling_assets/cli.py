@@ -26,12 +26,13 @@ def materialize_days(first: str, last: str, *, snapshots: bool = True, train: bo
     """Materialize the snapshot assets, then every daily asset for first..last, in process,
     recording the runs in the Dagster instance (DAGSTER_HOME) so that the UI shows them.
 
-    With ``train``, the days are ingested first, then each model is fitted on them (and
-    promoted if its checks pass), then the model outputs are built day by day."""
+    With ``train``, the days are ingested first; the text encoder and the SVD are fitted on
+    them (and promoted if their checks pass); their outputs are built day by day; then the
+    segments are fitted on features, factors and interests, and segments and profiles are
+    built day by day."""
     import dagster as dg
 
     from profiling_assets.definitions import defs
-    from profiling_assets.schedules import TRAIN_JOBS
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     if snapshots:
@@ -49,10 +50,13 @@ def materialize_days(first: str, last: str, *, snapshots: bool = True, train: bo
         return
     for day in days:
         _run_job(defs, "daily_ingest", instance, partition_key=day)
-    for job in TRAIN_JOBS:
-        _run_job(defs, job.name, instance, allow_failed_checks=True)
+    for job in ("train_text_encoder", "train_svd"):
+        _run_job(defs, job, instance, allow_failed_checks=True)
     for day in days:
-        _run_job(defs, "daily_apply", instance, partition_key=day)
+        _run_job(defs, "daily_model_outputs", instance, partition_key=day)
+    _run_job(defs, "train_segments", instance, allow_failed_checks=True)
+    for day in days:
+        _run_job(defs, "daily_profiles", instance, partition_key=day)
 
 
 def _run_job(defs, name: str, instance, partition_key: str | None = None, *,
@@ -96,6 +100,8 @@ MODEL_FIGURES = {
     "svd_model": [("svd_recall_at_10", "recall@10"), ("popularity_recall_at_10", "popularity recall@10"),
                   ("svd_ndcg_at_10", "NDCG@10"), ("popularity_ndcg_at_10", "popularity NDCG@10"),
                   ("svd_coverage_at_10", "coverage")],
+    "segment_model": [("k", "k"), ("silhouette", "silhouette"),
+                      ("ari_vs_archetypes", "ARI vs planted archetypes")],
 }
 
 
@@ -105,8 +111,8 @@ def print_models(warehouse: Path) -> None:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         versions = registry.versions(con)
     for v in versions:
-        figures = ", ".join(f"{label} {v.metrics[key]:.3f}" for key, label in
-                            MODEL_FIGURES.get(v.model_name, []) if key in v.metrics)
+        figures = ", ".join(f"{label} {v.metrics[key]:.3f}".removesuffix(".000") for key, label in
+                            MODEL_FIGURES.get(v.model_name, []) if v.metrics.get(key) is not None)
         print(f"  {v.model_name} {v.version} [{v.status}] {figures}")
 
 

@@ -2,13 +2,14 @@
 
 import dagster as dg
 
-from profiling_assets import cleaning, factors, features, ingest, profiles, text
+from profiling_assets import cleaning, factors, features, ingest, profiles, segments, text
 from profiling_assets.resources import warehouse_resource
 from profiling_assets.schedules import (
     TRAIN_JOBS,
-    daily_apply_job,
     daily_assets_job,
     daily_ingest_job,
+    daily_model_outputs_job,
+    daily_profiles_job,
     daily_schedule,
     snapshots_job,
 )
@@ -19,9 +20,10 @@ defs = dg.Definitions(
         features.user_daily_activity, features.user_features,
         text.text_encoder, text.text_embeddings, text.user_text_profile,
         factors.svd_model, factors.user_factors, factors.recommendations,
-        profiles.user_profiles,
+        segments.segment_model, segments.user_segments, profiles.user_profiles,
     ],
-    jobs=[daily_assets_job, daily_ingest_job, daily_apply_job, snapshots_job, *TRAIN_JOBS],
+    jobs=[daily_assets_job, daily_ingest_job, daily_model_outputs_job, daily_profiles_job,
+          snapshots_job, *TRAIN_JOBS],
     schedules=[daily_schedule],
     resources={"warehouse": warehouse_resource()},
 )

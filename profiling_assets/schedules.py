@@ -25,12 +25,19 @@ daily_ingest_job = dg.define_asset_job(
     description="One day from landing files to behavioural features (no model needed).",
 )
 
-daily_apply_job = dg.define_asset_job(
-    name="daily_apply",
-    selection=dg.AssetSelection.groups("text", "factors", "segments", "profiles") - MODELS,
+daily_model_outputs_job = dg.define_asset_job(
+    name="daily_model_outputs",
+    selection=dg.AssetSelection.groups("text", "factors") - MODELS,
     partitions_def=daily_partitions,
-    description="One day of model outputs (embeddings, interests, factors, recommendations, "
-                "segments) and the profile tables, with the production version of each model.",
+    description="One day of model outputs (text embeddings, interest vectors, user factors, "
+                "recommendations) with the production version of each model.",
+)
+
+daily_profiles_job = dg.define_asset_job(
+    name="daily_profiles",
+    selection=dg.AssetSelection.groups("segments", "profiles") - MODELS,
+    partitions_def=daily_partitions,
+    description="One day of segment assignments and profile rows, then the analysts' copy.",
 )
 
 snapshots_job = dg.define_asset_job(
@@ -51,7 +58,13 @@ train_svd_job = dg.define_asset_job(
     description="Fit a new SVD model version; promoted when its checks pass.",
 )
 
-TRAIN_JOBS = (train_text_encoder_job, train_svd_job)
+train_segments_job = dg.define_asset_job(
+    name="train_segments",
+    selection=dg.AssetSelection.assets("segment_model"),
+    description="Fit a new segment model version; promoted when segments_well_formed passes.",
+)
+
+TRAIN_JOBS = (train_text_encoder_job, train_svd_job, train_segments_job)
 
 # Partition N is built shortly after day N ends (UTC), once the day's files have landed.
 daily_schedule = dg.build_schedule_from_partitioned_job(

@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 
 from profiling_assets import factors as F
-from profiling_assets import registry, synthetic
+from profiling_assets import registry
 from profiling_assets.resources import prepare_connection
 
 
@@ -107,18 +107,8 @@ DAYS = ("2026-10-01", "2026-10-06")
 
 
 @pytest.fixture
-def demo(data_dir):
-    from profiling_assets import cleaning, ingest
-    from profiling_assets.resources import warehouse_resource
-
-    synthetic.generate(data_dir, users=400, products=60, days=6, start=date(2026, 10, 1), seed=5)
-    resources = {"warehouse": warehouse_resource()}
-    instance = dg.DagsterInstance.ephemeral()
-    upstream = [ingest.raw_users, ingest.raw_products, ingest.raw_events, cleaning.cleaned_events]
-    assert dg.materialize(upstream[:2], resources=resources, instance=instance).success
-    assert dg.materialize(upstream, selection=["raw_events", "cleaned_events"], resources=resources,
-                          instance=instance, tags={"dagster/asset_partition_range_start": DAYS[0],
-                                                   "dagster/asset_partition_range_end": DAYS[1]}).success
+def demo(data_dir, build_demo):
+    _, resources, instance = build_demo(users=400, products=60, days=6)
     return resources, instance, data_dir / "warehouse" / "test.duckdb"
 
 

@@ -16,16 +16,18 @@ def test_definitions_load():
     keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
     assert {"raw_events", "raw_users", "raw_products", "cleaned_events", "user_daily_activity",
             "user_features", "text_encoder", "text_embeddings", "user_text_profile", "svd_model",
-            "user_factors", "recommendations", "user_profiles"} <= keys
+            "user_factors", "recommendations", "segment_model", "user_segments",
+            "user_profiles"} <= keys
     assert repo.get_job("daily_assets").partitions_def is not None
-    assert {"daily_ingest", "daily_apply", "train_text_encoder", "train_svd", "snapshots"} <= set(repo.job_names)
+    assert {"daily_ingest", "daily_model_outputs", "daily_profiles", "train_text_encoder",
+            "train_svd", "train_segments", "snapshots"} <= set(repo.job_names)
     assert [s.name for s in repo.schedule_defs] == ["daily_assets_schedule"]
     checks = {c.name for c in repo.asset_graph.asset_check_keys}
     assert {"lines_reconcile", "unique_event_id", "user_id_not_null", "no_future_timestamps", "rows_reconcile",
             "one_row_per_user", "shares_sum_to_one", "no_negative_money", "recency_matches_last_seen",
             "not_worse_than_frozen", "fine_tune_gain", "svd_beats_popularity", "svd_lift_goal",
             "one_profile_per_user", "every_user_has_segment", "model_versions_present",
-            "published_copy_matches"} <= checks
+            "published_copy_matches", "segments_well_formed"} <= checks
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Segments: the naming rule on crafted centroids, stable ids across refits (shuffled users,
 an unmatched segment), and the model and daily assignment end to end on a small demo."""
 
-from datetime import date, datetime
+from datetime import datetime
 
 import dagster as dg
 import duckdb
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from profiling_assets import registry, synthetic
+from profiling_assets import registry
 from profiling_assets import segments as S
 
 ZERO = dict.fromkeys(S.DESCRIBED, 0.0)
@@ -150,23 +150,14 @@ DAYS = ("2026-10-01", "2026-10-06")
 
 
 @pytest.fixture
-def demo(data_dir):
-    from profiling_assets import cleaning, factors, features, ingest
-    from profiling_assets.resources import warehouse_resource
+def demo(data_dir, build_demo):
+    from profiling_assets import factors, features
 
-    synthetic.generate(data_dir, users=500, products=60, days=6, start=date(2026, 10, 1), seed=5)
-    resources = {"warehouse": warehouse_resource()}
-    instance = dg.DagsterInstance.ephemeral()
-    assets = [ingest.raw_users, ingest.raw_products, ingest.raw_events, cleaning.cleaned_events,
-              features.user_daily_activity, features.user_features, factors.svd_model,
-              factors.user_factors, S.segment_model, S.user_segments]
-    assert dg.materialize(assets, selection=["raw_users", "raw_products"], resources=resources,
-                          instance=instance).success
-    assert dg.materialize(assets, selection=["raw_events", "cleaned_events", "user_daily_activity",
-                                             "user_features"],
-                          resources=resources, instance=instance,
-                          tags={"dagster/asset_partition_range_start": DAYS[0],
-                                "dagster/asset_partition_range_end": DAYS[1]}).success
+    assets, resources, instance = build_demo(
+        users=500, products=60, days=6,
+        extra_assets=[features.user_daily_activity, features.user_features, factors.svd_model,
+                      factors.user_factors, S.segment_model, S.user_segments],
+        selection=["raw_events", "cleaned_events", "user_daily_activity", "user_features"])
     assert dg.materialize(assets, selection=["svd_model"], resources=resources, instance=instance,
                           run_config={"ops": {"svd_model": {"config": {
                               "window_days": 6, "eval_holdout_days": 2, "k": 8}}}}).success

@@ -2,7 +2,6 @@
 that writes a loadable artifact, and the daily cache and interest vectors on demo days."""
 
 import json
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -88,19 +87,9 @@ def test_pytorch_backend_reads_the_same_weights(base_encoder):
 # --------------------------------------------------------------------------- daily assets
 
 @pytest.fixture
-def demo_warehouse(data_dir):
-    from profiling_assets import cleaning, ingest
-    from profiling_assets.resources import warehouse_resource
-
-    synthetic.generate(data_dir, users=200, products=48, days=2, start=date(2026, 10, 1), seed=5)
-    resources = {"warehouse": warehouse_resource()}
-    instance = dg.DagsterInstance.ephemeral()
-    upstream = [ingest.raw_users, ingest.raw_products, ingest.raw_events, cleaning.cleaned_events]
-    assert dg.materialize(upstream[:2], resources=resources, instance=instance).success
-    for day in ("2026-10-01", "2026-10-02"):
-        assert dg.materialize(upstream, selection=["raw_events", "cleaned_events"], partition_key=day,
-                              resources=resources, instance=instance).success
-    return upstream, resources, instance
+def demo_warehouse(build_demo):
+    assets, resources, instance = build_demo(users=200, products=48, days=2)
+    return assets, resources, instance
 
 
 def test_encoder_version_then_cached_daily_embeddings_and_interests(data_dir, demo_warehouse):
