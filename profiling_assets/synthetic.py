@@ -154,6 +154,11 @@ REVIEW_DETAILS = {
 }
 BRAND_ONLY_QUERIES = 0.2  # share of searches that are just a brand name
 TYPO_QUERIES = 0.15       # share of searches with two neighbouring letters swapped
+# Drift (--drift-from): from that day on, every user's category preferences move three
+# categories along (their favourite becomes a category they cared little for) and they buy
+# further up each category's price range, as after a season change or a price rise.
+DRIFT_CATEGORY_SHIFT = 3
+DRIFT_PRICE_POS_SHIFT = 0.35
 SEARCH_PREFIXES = {"bargain_hunter": ["cheap", "discount", "budget", "best price"],
                    "loyal_high_spender": ["premium", "best", "luxury"]}
 
@@ -394,6 +399,7 @@ class _Population:
         gamma = rng.standard_gamma(alpha) + 1e-12
         self.prefs = gamma / gamma.sum(axis=1, keepdims=True)
         self.cat_cum = _cumulative(self.prefs)
+        self.cat_cum_drifted = _cumulative(np.roll(self.prefs, DRIFT_CATEGORY_SHIFT, axis=1))
         balpha = (_A["brand_conc"][arch][:, None, None]
                   * (BRAND_POPULARITY * N_BRANDS)[None, None, :])
         bgamma = rng.standard_gamma(np.broadcast_to(balpha, (n, N_CATEGORIES, N_BRANDS))) + 1e-12
@@ -813,8 +819,10 @@ class _World:
     """What stays fixed across days: catalogue, population, parameters."""
 
     def __init__(self, seed: int, users: int, products: int, days: int, start: date,
-                 dirt: DirtRates):
+                 dirt: DirtRates, drift_from: date | None = None):
         self.seed, self.days, self.start, self.dirt = seed, days, start, dirt
+        # index of the first drifted day (may lie beyond the generated days: no drift)
+        self.drift_index = (drift_from - start).days if drift_from else None
         self.catalogue = _Catalogue(_rng(seed, 1), products)
         self.population = _Population(_rng(seed, 2), users, dirt.bot_users, days, start)
         self.per_session = _expected_events_per_session()
@@ -843,6 +851,7 @@ class _Day:
         self.rng = _rng(world.seed, 100, index, 0)
         self.dirt_rng = _rng(world.seed, 100, index, 1)  # dirt draws on its own stream
         self.scale = scale
+        self.drifted = world.drift_index is not None and index >= world.drift_index
         self.next_id = 1
         self.recent: deque = deque(maxlen=DUPLICATE_WINDOW)  # clean human records
         self.counts: dict[str, Any] = {"date": self.day.isoformat(), "lines": 0,
@@ -908,7 +917,8 @@ class _Day:
         arch = pop.arch[users]
         views = np.maximum(1, rng.poisson(_A["views"][arch]))
         searched = rng.random(n) < _A["p_search"][arch]
-        s_cat = _pick_cumulative(rng, pop.cat_cum[users])
+        cat_cum = pop.cat_cum_drifted if self.drifted else pop.cat_cum
+        s_cat = _pick_cumulative(rng, cat_cum[users])
         s_device = np.where(rng.random(n) < 0.85, pop.device[users],
                             rng.integers(0, len(DEVICES), n))
 
@@ -918,11 +928,12 @@ class _Day:
         nv = len(vs)
         first = np.zeros(nv, dtype=bool)
         first[np.cumsum(views) - views] = True  # a search leads to its category
-        other = _pick_cumulative(rng, pop.cat_cum[vu])
+        other = _pick_cumulative(rng, cat_cum[vu])
         v_cat = np.where(first | (rng.random(nv) < 0.75), s_cat[vs], other)
         v_brand = _pick_cumulative(rng, pop.brand_cum[vu, v_cat])
         use_brand = rng.random(nv) < _A["p_brand"][va]
-        pos = np.clip(pop.price_pos[vu] + rng.normal(0, 0.12, nv), 0.0, 0.9999)
+        shift = DRIFT_PRICE_POS_SHIFT if self.drifted else 0.0
+        pos = np.clip(pop.price_pos[vu] + shift + rng.normal(0, 0.12, nv), 0.0, 0.9999)
         prod = cat.pick(v_cat, v_brand, use_brand, pos)
         disc = rng.choice(len(DISCOUNTS), nv, p=DISCOUNT_WEIGHTS)
 
@@ -1202,9 +1213,13 @@ def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
 def generate(data_dir: Path, *, users: int = 2000, products: int = 300, days: int = 14,
              start: date = date(2026, 10, 1), seed: int = 7, dirt: DirtRates = DirtRates(),
              events_per_day: int | None = None, fmt: str = "jsonl.gz",
+             drift_from: date | None = None,
              progress: Callable[[str], None] | None = None) -> dict:
     """Write the demo landing files and ground truth under data_dir; returns the summary
     (also written to ground_truth/summary.json).
+
+    drift_from, if given, is the first day whose users prefer other categories and dearer
+    products (see DRIFT_*); the days before it are the same as without drift.
 
     events_per_day, if given, scales activity so that each day holds about that many lines;
     otherwise an active user averages about 8 events a day.
@@ -1222,7 +1237,7 @@ def generate(data_dir: Path, *, users: int = 2000, products: int = 300, days: in
                          f"to {dirt.bot_users} bots (~{bot_volume:,.0f} events a day); ask for "
                          "more events or fewer bots (a lower dirt scale)")
     data_dir = Path(data_dir)
-    world = _World(seed, users, products, days, start, dirt)
+    world = _World(seed, users, products, days, start, dirt, drift_from)
 
     landing = data_dir / "landing"
     _write_csv(landing / "products" / "products.csv",
@@ -1237,7 +1252,8 @@ def generate(data_dir: Path, *, users: int = 2000, products: int = 300, days: in
     summary: dict[str, Any] = {
         "params": {"users": users, "products": products, "days": days, "start": start.isoformat(),
                    "seed": seed, "events_per_day": events_per_day, "format": fmt,
-                   "dirt": asdict(dirt)},
+                   "dirt": asdict(dirt),
+                   "drift_from": drift_from.isoformat() if drift_from else None},
         "days": [],
     }
     for index in range(days):
@@ -1274,6 +1290,7 @@ def _cmd_generate(args: argparse.Namespace) -> None:
         start=date.fromisoformat(args.start), seed=args.seed,
         dirt=DirtRates().scaled(args.dirt_scale), events_per_day=args.events_per_day,
         fmt=args.format, progress=lambda msg: print("  " + msg, flush=True),
+        drift_from=date.fromisoformat(args.drift_from) if args.drift_from else None,
     )
     seconds = time.perf_counter() - started
     lines = sum(d["lines"] for d in summary["days"])
@@ -1302,4 +1319,7 @@ def register_cli(subparsers: Any) -> None:
     parser.add_argument("--dirt-scale", type=float, default=1.0,
                         help="multiply every dirt rate and the bot count; 0 = clean")
     parser.add_argument("--format", default="jsonl.gz", choices=FORMATS)
+    parser.add_argument("--drift-from", default=None,
+                        help="first day (YYYY-MM-DD) on which users shift to other categories "
+                             "and dearer products")
     parser.set_defaults(func=_cmd_generate)

@@ -399,3 +399,40 @@ def test_a_million_events_in_bounded_memory(tmp_path):
     assert 900_000 <= events <= 1_100_000
     assert events / seconds > 50_000
     assert peak_mib < 1024
+
+
+def test_drift_moves_category_preferences_and_prices_from_its_day_on(tmp_path):
+    kwargs = {"users": 400, "products": 80, "days": 4, "start": START, "seed": 2}
+    plain, drifted = tmp_path / "plain", tmp_path / "drifted"
+    synthetic.generate(plain, **kwargs)
+    summary = synthetic.generate(drifted, **kwargs, drift_from=START + timedelta(days=2))
+    assert summary["params"]["drift_from"] == "2026-10-03"
+    # days before the drift are byte for byte the undrifted days
+    for day in ("2026-10-01", "2026-10-02"):
+        assert read_lines(plain, day) == read_lines(drifted, day)
+
+    truth = pd.read_csv(drifted / "ground_truth" / "users.csv")
+    favourite = dict(zip(truth["user_id"], truth["category_prefs"].str.split(":").str[0], strict=True))
+    products = pd.read_csv(drifted / "landing" / "products" / "products.csv").set_index("product_id")
+
+    def behaviour(root: Path, day: str) -> tuple[float, float]:
+        rows = []
+        for line in read_lines(root, day):
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if (isinstance(event, dict) and event.get("event_type") == "view"
+                    and event.get("user_id") in favourite and event.get("product_id") in products.index):
+                rows.append(event)
+        views = pd.DataFrame(rows)
+        category = products.loc[views["product_id"], "category"].to_numpy()
+        on_favourite = (category == views["user_id"].map(favourite).to_numpy()).mean()
+        median = products.groupby("category")["price"].median()
+        ratio = (products.loc[views["product_id"], "price"].to_numpy() / median[category].to_numpy())
+        return on_favourite, ratio.mean()
+
+    before, after = behaviour(drifted, "2026-10-02"), behaviour(drifted, "2026-10-03")
+    undrifted = behaviour(plain, "2026-10-03")
+    assert after[0] < undrifted[0] / 2 < before[0]      # favourite categories lose their share
+    assert after[1] > 1.05 * undrifted[1]               # dearer products within each category
