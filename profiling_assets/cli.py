@@ -214,6 +214,49 @@ def cmd_query(args: argparse.Namespace) -> None:
         print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 
+def cmd_models(args: argparse.Namespace) -> None:
+    """List model versions, or put an earlier version back into production."""
+    from profiling_assets import registry
+    from profiling_assets.resources import prepare_connection
+
+    path = settings.warehouse_path()
+    if not path.exists():
+        raise SystemExit(f"no warehouse at {path}: run `profiling-assets demo` first")
+    try:
+        con = duckdb.connect(str(path), read_only=args.action == "list")
+    except duckdb.IOException as exc:
+        raise SystemExit(f"the warehouse is busy (a run is writing): {exc}") from None
+    with con:
+        if args.action == "rollback":
+            prepare_connection(con)
+            versions = registry.versions(con, args.model)
+            current = next((v for v in versions if v.status == registry.PRODUCTION), None)
+            if args.to:
+                target = next((v for v in versions if v.version == args.to), None)
+                if target is None:
+                    raise SystemExit(f"{args.model} has no version {args.to!r}")
+            else:
+                # the newest version that was production before the current one
+                target = next((v for v in versions if v.status == registry.RETIRED
+                               and (current is None or v.trained_at < current.trained_at)), None)
+                if target is None:
+                    raise SystemExit(f"{args.model} has no earlier production version to roll back to")
+            registry.promote(con, args.model, target.version,
+                             f"rolled back from {current.version if current else 'none'}")
+            print(f"{args.model}: production is now {target.version} "
+                  f"(was {current.version if current else 'none'})")
+        versions = registry.versions(con, args.model)
+    header = ("model", "version", "status", "trained_at", "window", "figures")
+    rows = [(v.model_name, v.version, v.status, f"{v.trained_at:%Y-%m-%d %H:%M}",
+             f"{v.window_start}..{v.window_end}",
+             ", ".join(f"{label} {v.metrics[key]:.3f}".removesuffix(".000")
+                       for key, label in MODEL_FIGURES.get(v.model_name, [])
+                       if v.metrics.get(key) is not None)) for v in versions]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    for row in (header, *rows):
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
+
+
 def build_parser() -> argparse.ArgumentParser:
     from profiling_assets import importer, synthetic
 
@@ -242,6 +285,13 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
     query.add_argument("--limit", type=int, default=0, help="at most this many rows (0: all)")
     query.set_defaults(func=cmd_query)
+
+    models = sub.add_parser("models", help="list model versions or roll production back")
+    models.add_argument("action", choices=("list", "rollback"))
+    models.add_argument("model", nargs="?", help="text_encoder, svd_model or segment_model")
+    models.add_argument("--to", help="rollback: the version to restore (default: the previous "
+                                     "production version)")
+    models.set_defaults(func=cmd_models)
 
     summary = sub.add_parser("summary", help="per-day counts from the warehouse")
     summary.set_defaults(func=cmd_summary)

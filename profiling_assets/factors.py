@@ -43,6 +43,8 @@ DEFAULT_WEIGHTS = {"view": 1.0, "cart": 3.0, "purchase": 5.0, "review": 2.0, "re
 # The lift over popularity the model aims for on demo data (a warning check; promotion only
 # needs to beat popularity and clear the recall floor).
 GOAL_LIFT = 2.0
+# A new version may not fall below the production version's hold-out recall@10 by more.
+REGRESSION_TOLERANCE = 0.02
 # Dense scores held at once (users x items cells): bounds the memory of scoring whatever the
 # catalogue size.
 SCORE_CELLS = 5_000_000  # ~20 MB of float32 scores, ~40 MB of argpartition indices
@@ -445,6 +447,7 @@ def svd_model(context: dg.AssetExecutionContext, config: SvdModelConfig, warehou
                "eval_seconds": eval_seconds, "eval_split_day": split.isoformat(),
                "evaluated_model": "fit on window days before eval_split_day; saved model refitted on the full window"}
     passed, why = _check_metadata(ev.metrics, config.min_recall_at_10)
+    recall = ev.metrics["svd_recall_at_10"]
     item_rows = pa.table({
         "product_id": items["product_id"].to_numpy(), "item_index": items["item_index"].to_numpy(),
         "factors": pa.FixedSizeListArray.from_arrays(
@@ -460,6 +463,9 @@ def svd_model(context: dg.AssetExecutionContext, config: SvdModelConfig, warehou
             sql.run(con, "delete_item_factors_version", version=version)
             sql.run(con, "insert_item_factors", version=version)
             con.unregister("new_item_factors")
+        if passed:
+            passed, why = registry.not_worse_than_production(
+                con, MODEL_NAME, "svd_recall_at_10", recall, REGRESSION_TOLERANCE)
         if passed:
             registry.promote(con, MODEL_NAME, version, f"svd_beats_popularity passed: {why}")
     if not passed:

@@ -129,3 +129,19 @@ def require_production(con: duckdb.DuckDBPyConnection, model_name: str) -> Model
             f"No production version of {model_name!r} in ml.model_registry. Materialize the "
             f"{model_name} asset (it is promoted when its checks pass) before this daily asset.")
     return found
+
+
+def not_worse_than_production(con: duckdb.DuckDBPyConnection, model_name: str, metric: str,
+                              value: float, tolerance: float) -> tuple[bool, str]:
+    """The promotion rule shared by every model: a candidate may not score below the current
+    production version's ``metric`` by more than ``tolerance`` (absolute). The two figures
+    come from each version's own evaluation window, so small differences are noise; the
+    tolerance absorbs them while a real regression is refused."""
+    current = production(con, model_name)
+    if current is None or current.metrics.get(metric) is None:
+        return True, "no production version to compare with"
+    reference = float(current.metrics[metric])
+    if value >= reference - tolerance:
+        return True, f"{metric} {value:.4f} vs production {current.version} {reference:.4f} (tolerance {tolerance})"
+    return False, (f"{metric} {value:.4f} is worse than production {current.version} "
+                   f"({reference:.4f}) by more than {tolerance}")

@@ -47,6 +47,8 @@ from profiling_assets.metadata import markdown_table, preview_file
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 
+# A new version may not fall below the production version's silhouette by more than this.
+REGRESSION_TOLERANCE = 0.05
 MODEL_NAME = "segment_model"
 SVD_MODEL, TEXT_MODEL = "svd_model", "text_encoder"
 # The archetype recovery the model aims for on demo data (reported, never fitted on).
@@ -600,6 +602,9 @@ def segment_model(context: dg.AssetExecutionContext, config: SegmentModelConfig,
             con.register("new_segments", rows)
             sql.run(con, "insert_segments", version=version)
             con.unregister("new_segments")
+        if passed:
+            passed, why = registry.not_worse_than_production(
+                con, MODEL_NAME, "silhouette", fit.silhouette, REGRESSION_TOLERANCE)
         if passed:
             registry.promote(con, MODEL_NAME, version, f"segments_well_formed passed: {why}")
     if not passed:

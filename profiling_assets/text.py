@@ -30,6 +30,8 @@ DIM = 384
 # Promotion floor: the fine-tuned encoder may not be worse than the frozen base model by more
 # than this much macro-F1 on held-out texts (it replaces the base for every daily embedding).
 PROMOTION_TOLERANCE = 0.03
+# ... nor worse than the current production version by more than this.
+REGRESSION_TOLERANCE = 0.02
 # The gain the fine-tuning aims for on demo data (reported; not a promotion condition).
 GOAL_GAIN = 0.05
 
@@ -61,10 +63,11 @@ class TextEncoderConfig(dg.Config):
 
 
 def _window(con: duckdb.DuckDBPyConnection, days: int) -> tuple[date, date]:
-    last = con.execute("SELECT max(event_date) FROM clean.events").fetchone()[0]
+    """The last ``days`` days of clean events, or fewer where the history is shorter."""
+    first, last = sql.query(con, "select_factor_window")[0]
     if last is None:
         raise dg.Failure("clean.events is empty: materialize cleaned_events for some days first.")
-    return last - timedelta(days=days - 1), last
+    return max(first, last - timedelta(days=days - 1)), last
 
 
 @dg.asset(
@@ -75,8 +78,9 @@ def _window(con: duckdb.DuckDBPyConnection, days: int) -> tuple[date, date]:
     check_specs=[
         dg.AssetCheckSpec("not_worse_than_frozen", asset="text_encoder", blocking=True,
                           description="Fine-tuned macro-F1 on held-out texts is at least the "
-                          f"frozen base model's minus {PROMOTION_TOLERANCE}; the version is "
-                          "promoted to production only when this passes."),
+                          f"frozen base model's minus {PROMOTION_TOLERANCE} and the production "
+                          f"version's minus {REGRESSION_TOLERANCE}; the version is promoted to "
+                          "production only when this passes."),
         dg.AssetCheckSpec("fine_tune_gain", asset="text_encoder",
                           description=f"Fine-tuning gains at least {GOAL_GAIN} macro-F1 over "
                           "the frozen base model (the goal; a warning when missed)."),
@@ -136,10 +140,13 @@ def text_encoder(context: dg.AssetExecutionContext, config: TextEncoderConfig,
     }
     passed = headline(tuned) >= headline(frozen) - PROMOTION_TOLERANCE
     with warehouse.get_connection() as con:
+        vs_production, why = registry.not_worse_than_production(
+            con, MODEL_NAME, "macro_f1", headline(tuned), REGRESSION_TOLERANCE)
+        passed = passed and vs_production
         registry.register(con, MODEL_NAME, version, artifact_path=path, metrics=metrics,
                           config=config.model_dump(), window=(first, last))
         if passed:
-            registry.promote(con, MODEL_NAME, version, "not_worse_than_frozen passed")
+            registry.promote(con, MODEL_NAME, version, f"not_worse_than_frozen passed; {why}")
 
     table = [[task, f"{frozen.get(task, {}).get('accuracy', float('nan')):.3f}",
               f"{frozen.get(task, {}).get('macro_f1', float('nan')):.3f}",
@@ -171,8 +178,9 @@ def text_encoder(context: dg.AssetExecutionContext, config: TextEncoderConfig,
     yield dg.AssetCheckResult(
         check_name="not_worse_than_frozen", passed=passed,
         severity=dg.AssetCheckSeverity.ERROR,
+        description=why if not vs_production else None,
         metadata={"fine_tuned_macro_f1": headline(tuned), "frozen_macro_f1": headline(frozen),
-                  "tolerance": PROMOTION_TOLERANCE,
+                  "tolerance": PROMOTION_TOLERANCE, "versus_production": why,
                   "outcome": "promoted to production" if passed else "left as candidate"})
     yield dg.AssetCheckResult(
         check_name="fine_tune_gain", passed=gain >= GOAL_GAIN, severity=dg.AssetCheckSeverity.WARN,

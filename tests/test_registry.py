@@ -48,3 +48,37 @@ def test_failed_write_leaves_no_version_folder(data_dir):
     with pytest.raises(OSError):
         registry.write_artifact("text_encoder", "v1", explode)
     assert list((registry.models_dir() / "text_encoder").iterdir()) == []
+
+
+def test_a_candidate_worse_than_production_beyond_the_tolerance_is_refused(con):
+    assert registry.not_worse_than_production(con, "svd_model", "recall_at_10", 0.1, 0.02)[0]
+    current = _fit(con, "svd_model", 0.30)
+    registry.promote(con, "svd_model", current.version, "checks passed")
+    ok, why = registry.not_worse_than_production(con, "svd_model", "recall_at_10", 0.29, 0.02)
+    assert ok and current.version in why
+    ok, why = registry.not_worse_than_production(con, "svd_model", "recall_at_10", 0.25, 0.02)
+    assert not ok and "worse than production" in why
+
+
+def test_models_command_lists_versions_and_rolls_production_back(data_dir, capsys):
+    from profiling_assets import cli, settings
+    from profiling_assets.resources import prepare_connection
+
+    path = settings.warehouse_path()
+    path.parent.mkdir(parents=True)
+    with duckdb.connect(str(path)) as con:
+        prepare_connection(con)
+        first = _fit(con, "svd_model", 0.30)
+        registry.promote(con, "svd_model", first.version, "checks passed")
+        second = _fit(con, "svd_model", 0.31)
+        registry.promote(con, "svd_model", second.version, "checks passed")
+    cli.main(["models", "list"])
+    listing = capsys.readouterr().out
+    assert f"svd_model  {second.version}  production" in listing
+    assert f"svd_model  {first.version}  retired" in listing
+    cli.main(["models", "rollback", "svd_model"])
+    assert f"production is now {first.version}" in capsys.readouterr().out
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert registry.production(con, "svd_model").version == first.version
+    with pytest.raises(SystemExit, match="no version 'nope'"):
+        cli.main(["models", "rollback", "svd_model", "--to", "nope"])
