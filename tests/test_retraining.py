@@ -195,3 +195,39 @@ def test_busy_or_missing_warehouse_and_no_partitions_skip(demo, data_dir):
     # an instance that has materialized nothing: no first fit yet
     empty = tick(defs, dg.DagsterInstance.ephemeral(), "svd_model")
     assert not empty.run_requests and "no cleaned_events partitions" in empty.skip_message
+
+
+def test_text_centroid_shift_fires_once(demo):
+    from profiling_assets import sql
+
+    defs, instance, warehouse = demo
+    model = "text_encoder"
+    version = register(warehouse, model, (DAYS[0], DAYS[1]))
+    rng = np.random.default_rng(0)
+
+    def add_texts(con, day, direction, n=60):
+        vecs = rng.normal(0, 0.05, (n, 384)) + np.eye(384)[direction]
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        for i, v in enumerate(vecs):
+            h = f"{day}-{i}"
+            con.execute("INSERT INTO ml.text_embeddings VALUES ($1, $2, 'query', $2, 3, $3, $4, "
+                        "now())", [version, h, v.tolist(), day])
+            con.execute("INSERT INTO ml.text_occurrences VALUES ($1, $2, $3, 'query', NULL, "
+                        "NULL, 1, 1.0)", [day, f"u{i}", h])
+
+    with duckdb.connect(str(warehouse)) as con:
+        sql.run(con, "create_text_tables")
+        for day in DAYS[:2]:
+            add_texts(con, day, 0)
+        add_texts(con, DAYS[2], 0)
+    calm = tick(defs, instance, model)
+    assert not calm.run_requests and "centroid shift 0.0" in calm.skip_message
+
+    with duckdb.connect(str(warehouse)) as con:
+        add_texts(con, DAYS[3], 1)               # the latest day talks about something else
+    fired = tick(defs, instance, model, calm.cursor)
+    (req,) = fired.run_requests
+    assert req.run_key == f"{model}:drift:{version}:{DAYS[-1]}"
+    assert float(req.tags["retrain/centroid_shift"]) > R.CENTROID_SHIFT_THRESHOLD
+    assert req.tags["retrain/drift_reference"] == f"{DAYS[0]}..{DAYS[1]}"
+    assert not tick(defs, instance, model, fired.cursor).run_requests
