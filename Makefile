@@ -7,7 +7,7 @@ VENV := .venv
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: setup demo test test-all ui bench bench-text bench-factors bench-env lint clean
+.PHONY: setup demo drift-demo test test-all ui bench bench-text bench-factors bench-env lint clean
 
 # uv itself comes from PyPI into a private folder; the environment is built from uv.lock,
 # compiled to bytecode up front (imports of dagster, pandas, TensorFlow are seconds faster).
@@ -27,6 +27,12 @@ setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml
 
 demo: setup
 	$(VENV)/bin/profiling-assets demo
+
+# After `make demo`: seven more days in which users drift to other categories and dearer
+# products, ingested through the daily chain; the retrain sensors then ask for new fits.
+drift-demo: setup
+	$(VENV)/bin/profiling-assets generate --days 21 --drift-from 2026-10-15
+	$(VENV)/bin/profiling-assets materialize --start 2026-10-15 --end 2026-10-21 --skip-snapshots
 
 test: setup
 	$(VENV)/bin/pytest

@@ -4,6 +4,7 @@ import dagster as dg
 
 from profiling_assets import cleaning, factors, features, ingest, profiles, segments, text
 from profiling_assets.resources import warehouse_resource
+from profiling_assets.retraining import RETRAIN_SENSORS
 from profiling_assets.schedules import (
     TRAIN_JOBS,
     daily_assets_job,
@@ -25,5 +26,6 @@ defs = dg.Definitions(
     jobs=[daily_assets_job, daily_ingest_job, daily_model_outputs_job, daily_profiles_job,
           snapshots_job, *TRAIN_JOBS],
     schedules=[daily_schedule],
+    sensors=[*RETRAIN_SENSORS],
     resources={"warehouse": warehouse_resource()},
 )

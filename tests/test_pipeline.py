@@ -22,6 +22,8 @@ def test_definitions_load():
     assert {"daily_ingest", "daily_model_outputs", "daily_profiles", "train_text_encoder",
             "train_svd", "train_segments", "snapshots"} <= set(repo.job_names)
     assert [s.name for s in repo.schedule_defs] == ["daily_assets_schedule"]
+    assert {s.name for s in repo.sensor_defs} == {
+        "text_encoder_retrain_sensor", "svd_model_retrain_sensor", "segment_model_retrain_sensor"}
     checks = {c.name for c in repo.asset_graph.asset_check_keys}
     assert {"lines_reconcile", "unique_event_id", "user_id_not_null", "no_future_timestamps", "rows_reconcile",
             "one_row_per_user", "shares_sum_to_one", "no_negative_money", "recency_matches_last_seen",
