@@ -166,7 +166,9 @@ class FineTuner:
                     # Each task weighs by its share of the batch, so the sum is a mean over examples.
                     loss += tf.reduce_sum(ce) / tf.cast(tf.maximum(tf.size(labels), 1), tf.float32)
                 scaled = self.optimizer.get_scaled_loss(loss) if self.gpu else loss
-            variables = self.bert.trainable_variables + [v for h in heads for v in h.trainable_variables]
+            # The pooler is not on the mean-pooling path: it gets no gradient, so leave it out.
+            variables = ([v for v in self.bert.trainable_variables if "/pooler/" not in v.name]
+                         + [v for h in heads for v in h.trainable_variables])
             grads = tape.gradient(scaled, variables)
             if self.gpu:
                 grads = self.optimizer.get_unscaled_gradients(grads)
