@@ -12,7 +12,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from profiling_assets import sql
-from profiling_assets.metadata import counts_table, preview
+from profiling_assets.metadata import counts_table, days_label, preview
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 
@@ -111,7 +111,7 @@ def cleaned_events(context: dg.AssetExecutionContext, config: CleaningConfig,
         flags = {f"{kind}:{name}": n for kind in ("price_flag", "quantity_flag")
                  for name, n in totals.get(kind, Counter()).items()}
         yield dg.MaterializeResult(metadata={
-            "days": days[0] if len(days) == 1 else f"{days[0]}..{days[-1]} ({len(days)} days)",
+            "days": days_label(days),
             "dagster/row_count": outcome.get("clean", 0),
             "raw_rows": sum(outcome.values()),
             "quarantined": sum(quarantined.values()),

@@ -33,7 +33,7 @@ from dagster_duckdb import DuckDBResource
 from sklearn.decomposition import TruncatedSVD
 
 from profiling_assets import registry, sql
-from profiling_assets.metadata import markdown_table, preview_file
+from profiling_assets.metadata import days_label, markdown_table, preview_file
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 
@@ -565,7 +565,7 @@ def user_factors(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -
         preview = preview_file(con, "preview_user_factors", day=days[-1])
     last = per_day[-1]
     return dg.MaterializeResult(metadata={
-        "days": days[0] if len(days) == 1 else f"{days[0]}..{days[-1]} ({len(days)} days)",
+        "days": days_label(days),
         "model_version": version,
         "dagster/row_count": sum(r[2] for r in per_day),
         "active_users": last[1], "users_with_factors": last[2],
@@ -644,7 +644,7 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
         preview = preview_file(con, "preview_recommendations", day=days[-1])
     last = per_day[-1]
     return dg.MaterializeResult(metadata={
-        "days": days[0] if len(days) == 1 else f"{days[0]}..{days[-1]} ({len(days)} days)",
+        "days": days_label(days),
         "model_version": version,
         "dagster/row_count": sum(r[4] for r in per_day),
         "users": last[1], "users_svd": last[2], "users_popularity": last[3],

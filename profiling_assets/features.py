@@ -11,7 +11,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from profiling_assets import sql
-from profiling_assets.metadata import markdown_table, preview_file
+from profiling_assets.metadata import days_label, markdown_table, preview_file
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 
@@ -54,7 +54,7 @@ def user_daily_activity(context: dg.AssetExecutionContext, warehouse: DuckDBReso
         for day, users, events, purchases, revenue in rows:
             context.log.info(f"{day}: {users:,} active users, {events:,} events, {purchases:,} purchases")
         return dg.MaterializeResult(metadata={
-            "days": days[0] if len(days) == 1 else f"{days[0]}..{days[-1]} ({len(days)} days)",
+            "days": days_label(days),
             "dagster/row_count": sum(r[1] for r in rows),
             "per_day": dg.MetadataValue.md(markdown_table(
                 ["day", "active users", "events", "purchases", "revenue"], rows)),

@@ -39,3 +39,8 @@ def preview_file(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> dg
 def counts_table(counts: Mapping[str, int], key: str = "reason", value: str = "rows") -> dg.MetadataValue:
     rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return dg.MetadataValue.md(markdown_table([key, value], rows))
+
+
+def days_label(days: Sequence[str]) -> str:
+    """The partition keys a run covered, as a reader of the UI wants them: one day, or a range."""
+    return days[0] if len(days) == 1 else f"{days[0]}..{days[-1]} ({len(days)} days)"

@@ -43,7 +43,7 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from profiling_assets import registry, settings, sql
 from profiling_assets.features import WINDOW_DAYS
-from profiling_assets.metadata import markdown_table, preview_file
+from profiling_assets.metadata import days_label, markdown_table, preview_file
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 
@@ -697,7 +697,7 @@ def user_segments(context: dg.AssetExecutionContext, warehouse: DuckDBResource) 
         preview = preview_file(con, "preview_user_segments", day=days[-1])
     last = per_day[-1]
     return dg.MaterializeResult(metadata={
-        "days": days[0] if len(days) == 1 else f"{days[0]}..{days[-1]} ({len(days)} days)",
+        "days": days_label(days),
         "model_version": model.version,
         "dagster/row_count": sum(r[1] for r in per_day),
         "users": last[1],
