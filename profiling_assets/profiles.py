@@ -41,7 +41,8 @@ def publish(con: duckdb.DuckDBPyConnection, day: str, target: Path | None = None
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)
-    con.execute(f"ATTACH '{tmp}' AS pub (STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')")
+    quoted = str(tmp).replace("'", "''")  # ATTACH takes no parameters: quote the path
+    con.execute(f"ATTACH '{quoted}' AS pub (STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')")
     try:
         sql.run(con, "publish_profiles", day=day, now=datetime.now(UTC).replace(tzinfo=None))
     finally:
