@@ -85,13 +85,29 @@ def _run_job(defs, name: str, instance, partition_key: str | None = None, *,
     print(f"  {name} {partition_key or ''} done in {time.perf_counter() - started:.1f}s", flush=True)
 
 
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return str(value)
+
+
+def print_table(header, rows, *, indent: str = "  ", right: bool = False, rule: bool = False) -> None:
+    """Columns aligned on the widest cell; numbers right-aligned where ``right``."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *cells, strict=True)]
+    lines = [[str(h) for h in header], *([["-" * w for w in widths]] if rule else []), *cells]
+    for line in lines:
+        text = "  ".join(v.rjust(w) if right else v.ljust(w) for v, w in zip(line, widths, strict=True))
+        print(indent + text.rstrip())
+
+
 def print_summary(warehouse: Path) -> None:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         rows = sql.query(con, "demo_summary")
-    header = ("day", "lines", "accepted", "rejected", "clean", "quarantined", "users", "purchases")
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    for row in (header, *rows):
-        print("  " + "  ".join(str(v).rjust(w) for v, w in zip(row, widths)))
+    print_table(("day", "lines", "accepted", "rejected", "clean", "quarantined", "users", "purchases"),
+                rows, right=True)
 
 
 # The headline figures of each model kind, as (metric key, label).
@@ -105,15 +121,14 @@ MODEL_FIGURES = {
 }
 
 
-def print_models(warehouse: Path) -> None:
-    from profiling_assets import registry
-
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        versions = registry.versions(con)
-    for v in versions:
-        figures = ", ".join(f"{label} {v.metrics[key]:.3f}".removesuffix(".000") for key, label in
-                            MODEL_FIGURES.get(v.model_name, []) if v.metrics.get(key) is not None)
-        print(f"  {v.model_name} {v.version} [{v.status}] {figures}")
+def print_models(versions, indent: str = "  ") -> None:
+    """One line per model version with its headline figures."""
+    rows = [(v.model_name, v.version, v.status, f"{v.trained_at:%Y-%m-%d %H:%M}",
+             f"{v.window_start}..{v.window_end}",
+             ", ".join(f"{label} {v.metrics[key]:.3f}".removesuffix(".000")
+                       for key, label in MODEL_FIGURES.get(v.model_name, [])
+                       if v.metrics.get(key) is not None)) for v in versions]
+    print_table(("model", "version", "status", "trained_at", "window", "figures"), rows, indent=indent)
 
 
 def print_segments(published: Path) -> None:
@@ -123,10 +138,8 @@ def print_segments(published: Path) -> None:
     with duckdb.connect(str(published), read_only=True) as con:
         cursor = sql.run(con, "demo_segment_summary")
         header = tuple(d[0] for d in cursor.description)
-        rows = [tuple(_cell(v) for v in r) for r in cursor.fetchall()]
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    for row in (header, *rows):
-        print("  " + "  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)))
+        rows = cursor.fetchall()
+    print_table(header, rows)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -147,7 +160,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print("\nWarehouse summary:")
     print_summary(settings.warehouse_path())
     print("\nModels:")
-    print_models(settings.warehouse_path())
+    from profiling_assets import registry
+
+    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
+        print_models(registry.versions(con))
     print(f"\nSegments (from the analysts' copy, {settings.published_path()}):")
     print_segments(settings.published_path())
     print("\nOpen the UI with `make ui` (dagster dev on http://127.0.0.1:3000) to browse the asset "
@@ -170,14 +186,6 @@ def cmd_summary(args: argparse.Namespace) -> None:
     if not path.exists():
         raise SystemExit(f"no warehouse at {path}: run `profiling-assets demo` first")
     print_summary(path)
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
-    return str(value)
 
 
 def cmd_query(args: argparse.Namespace) -> None:
@@ -205,12 +213,7 @@ def cmd_query(args: argparse.Namespace) -> None:
     elif args.format == "json":
         print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=1))
     else:
-        cells = [[_cell(v) for v in r] for r in rows]
-        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-        print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
-        print("  ".join("-" * w for w in widths))
-        for r in cells:
-            print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
+        print_table(columns, rows, indent="", rule=True)
         print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 
@@ -246,15 +249,7 @@ def cmd_models(args: argparse.Namespace) -> None:
             print(f"{args.model}: production is now {target.version} "
                   f"(was {current.version if current else 'none'})")
         versions = registry.versions(con, args.model)
-    header = ("model", "version", "status", "trained_at", "window", "figures")
-    rows = [(v.model_name, v.version, v.status, f"{v.trained_at:%Y-%m-%d %H:%M}",
-             f"{v.window_start}..{v.window_end}",
-             ", ".join(f"{label} {v.metrics[key]:.3f}".removesuffix(".000")
-                       for key, label in MODEL_FIGURES.get(v.model_name, [])
-                       if v.metrics.get(key) is not None)) for v in versions]
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    for row in (header, *rows):
-        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
+    print_models(versions, indent="")
 
 
 def build_parser() -> argparse.ArgumentParser:

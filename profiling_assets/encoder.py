@@ -153,10 +153,16 @@ class TextEncoder:
     def encode(self, texts: Sequence[str], *, progress: Callable[[int, int], None] | None = None,
                stats: EncodeStats | None = None) -> np.ndarray:
         """Embeddings of ``texts`` (already normalised by the caller, or not), in input order."""
+        return self.encode_with_tokens(texts, progress=progress, stats=stats)[0]
+
+    def encode_with_tokens(self, texts: Sequence[str], *,
+                           progress: Callable[[int, int], None] | None = None,
+                           stats: EncodeStats | None = None) -> tuple[np.ndarray, list[int]]:
+        """Embeddings and the number of tokens each text was encoded from (after truncation)."""
         started = time.perf_counter()
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
-            return out
+            return out, []
         ids = self.tokenize(texts)
         order = np.argsort([len(t) for t in ids], kind="stable")
         done = 0
@@ -177,7 +183,7 @@ class TextEncoder:
         if stats is not None:
             stats.texts += len(texts)
             stats.seconds += time.perf_counter() - started
-        return out
+        return out, [len(t) for t in ids]
 
 
 def batches(order: np.ndarray, size: int) -> Iterable[np.ndarray]:

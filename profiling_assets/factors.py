@@ -359,13 +359,6 @@ class SvdModelConfig(dg.Config):
     seed: int = 0
 
 
-def _window(con: duckdb.DuckDBPyConnection, days: int) -> tuple[date, date]:
-    first, last = sql.query(con, "select_factor_window")[0]
-    if last is None:
-        raise dg.Failure("clean.events is empty: materialize cleaned_events for some days first.")
-    return max(first, last - timedelta(days=days - 1)), last
-
-
 def _check_metadata(metrics: dict, floor: float) -> tuple[bool, str]:
     svd, pop = metrics["svd_recall_at_10"], metrics["popularity_recall_at_10"]
     if svd < floor:
@@ -402,7 +395,7 @@ def svd_model(context: dg.AssetExecutionContext, config: SvdModelConfig, warehou
         raise dg.Failure("eval_holdout_days must be at least 1 and less than window_days")
     read = {"weights": weights, "half_life_days": config.half_life_days}
     with warehouse.get_connection() as con:
-        first, last = _window(con, config.window_days)
+        first, last = registry.training_window(con, config.window_days)
         split = last - timedelta(days=config.eval_holdout_days - 1)
         if split <= first:
             raise dg.Failure(f"Only {first}..{last} in clean.events: too short for a "

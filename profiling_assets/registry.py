@@ -8,7 +8,7 @@ import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,10 @@ CANDIDATE, PRODUCTION, RETIRED, REJECTED = "candidate", "production", "retired",
 
 class NoProductionModelError(RuntimeError):
     """A daily asset needs a model that has no production version yet."""
+
+
+class NoTrainingDataError(RuntimeError):
+    """A model asset found no clean events to fit on."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,15 @@ class ModelVersion:
         name, version, trained_at, start, end, metrics, config, path, status = row
         return cls(name, version, trained_at, start, end, json.loads(metrics), json.loads(config),
                    Path(path), status)
+
+
+def training_window(con: duckdb.DuckDBPyConnection, days: int) -> tuple[date, date]:
+    """The last ``days`` days of clean events, or fewer where the history is shorter."""
+    first, last = sql.query(con, "select_clean_event_days")[0]
+    if last is None:
+        raise NoTrainingDataError(
+            "clean.events is empty: materialize cleaned_events for some days first.")
+    return max(first, last - timedelta(days=days - 1)), last
 
 
 def new_version(now: datetime | None = None) -> str:

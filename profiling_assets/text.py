@@ -8,7 +8,7 @@ connection, so other writers wait seconds, not minutes.
 
 import hashlib
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -62,14 +62,6 @@ class TextEncoderConfig(dg.Config):
     seed: int = 0
 
 
-def _window(con: duckdb.DuckDBPyConnection, days: int) -> tuple[date, date]:
-    """The last ``days`` days of clean events, or fewer where the history is shorter."""
-    first, last = sql.query(con, "select_factor_window")[0]
-    if last is None:
-        raise dg.Failure("clean.events is empty: materialize cleaned_events for some days first.")
-    return max(first, last - timedelta(days=days - 1)), last
-
-
 @dg.asset(
     deps=["cleaned_events", "raw_products"],
     group_name="text",
@@ -94,7 +86,7 @@ def text_encoder(context: dg.AssetExecutionContext, config: TextEncoderConfig,
     ml.model_registry, with held-out accuracy/macro-F1 of the fine-tuned model against a
     logistic regression on frozen base embeddings."""
     with warehouse.get_connection() as con:
-        first, last = _window(con, config.window_days)
+        first, last = registry.training_window(con, config.window_days)
         rows = sql.run(con, "select_text_training_examples", first_day=first, last_day=last).df()
     if rows.empty:
         raise dg.Failure(f"No labelled texts between {first} and {last}: no searches followed "
@@ -260,8 +252,7 @@ def text_embeddings(context: dg.AssetExecutionContext, config: TextEmbeddingsCon
                     context.log.info(f"{day}: encoded {done:,}/{total:,} texts")
 
             texts = todo["text"].tolist()
-            vectors = encoder.encode(texts, progress=progress, stats=stats)
-            tokens = [len(t) for t in encoder.tokenize(texts)]
+            vectors, tokens = encoder.encode_with_tokens(texts, progress=progress, stats=stats)
             new = _embeddings_table(todo["text_hash"].tolist(), todo["kind"].tolist(), texts,
                                     tokens, vectors)
         with warehouse.get_connection() as con, transaction(con):

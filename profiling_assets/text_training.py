@@ -46,14 +46,14 @@ def prepare_examples(rows: pd.DataFrame, *, sample_cap: int, eval_share: float,
     distinct texts (a text is in training or held out, never both); at most ``sample_cap``
     training examples, spread over tasks and labels as in the data."""
     rng = np.random.default_rng(seed)
-    df = rows.assign(text=rows["text"].map(normalize_text))
-    empty = int((df["text"] == "").sum())
-    df = df[df["text"] != ""]
-    df = (df.groupby(["task", "text", "label"], as_index=False)["seen"].sum()
+    normal = rows.assign(text=rows["text"].map(normalize_text))
+    empty = int((normal["text"] == "").sum())
+    normal = normal[normal["text"] != ""]
+    df = (normal.groupby(["task", "text", "label"], as_index=False)["seen"].sum()
           .sort_values(["task", "text", "seen", "label"], ascending=[True, True, False, True])
           .drop_duplicates(["task", "text"]))
-    sources = rows.assign(text=rows["text"].map(normalize_text)).drop_duplicates(["task", "text"])
-    df = df.merge(sources[["task", "text", "source"]], on=["task", "text"], how="left")
+    sources = normal.drop_duplicates(["task", "text"])[["task", "text", "source"]]
+    df = df.merge(sources, on=["task", "text"], how="left")
     labels = {t: sorted(df.loc[df["task"] == t, "label"].unique()) for t in TASKS}
     df["y"] = [labels[t].index(lab) for t, lab in zip(df["task"], df["label"], strict=True)]
     df["r"] = rng.random(len(df))

@@ -132,16 +132,9 @@ def test_readers_see_only_complete_copies_while_publishing(con, tmp_path):
     sizes, end = set(), time.time() + 5
     n = 1
     while time.time() < end:
-        # each publish holds a different number of users: 1, 2001, 4001, ...
-        con.execute("INSERT INTO features.user_features (feature_date, user_id, first_seen_date, "
-                    "last_seen_date, days_since_last_visit, active_days_7d, active_days_30d, "
-                    "active_days_90d, events_7d, events_30d, events_90d, sessions_7d, sessions_30d, "
-                    "sessions_90d, purchases_7d, purchases_30d, purchases_90d, orders_7d, orders_30d, "
-                    "orders_90d, revenue_7d, revenue_30d, revenue_90d, refunds_90d, items_bought_90d, "
-                    "rfm_recency, rfm_frequency, rfm_monetary, rfm_code, computed_at) "
-                    "SELECT '2026-10-01', 'U' || (? + i), '2026-10-01', '2026-10-01', "
-                    "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1,1,1,'R1F1M1', now() "
-                    "FROM range(2000) t(i)", [n])
+        # each publish holds a different number of users (1, 2001, 4001, ...): copies of U0
+        con.execute("INSERT INTO features.user_features SELECT f.* REPLACE ('U' || (? + i) AS user_id) "
+                    "FROM features.user_features f, range(2000) t(i) WHERE f.user_id = 'U0'", [n])
         n += 2000
         profiles.build_user_profiles(con, "2026-10-01")
         profiles.publish(con, "2026-10-01", target)
