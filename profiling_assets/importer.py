@@ -5,7 +5,8 @@ is mapped with a YAML mapping (see docs/importing.md) and written to the daily l
 folders as ``landing/events/dt=YYYY-MM-DD/import-<stem>.jsonl.gz``. Rows that cannot be
 mapped go to ``landing/rejects/<stem>.rejects.csv`` with a reason, so that
 rows read = rows mapped + rows rejected. An optional product table is derived from the
-mapped rows. Re-importing the same file replaces its earlier output.
+mapped rows. Re-importing the same file replaces its earlier output. An import that would
+reject more than a set share of its rows fails instead and writes nothing.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ INT_MAX = 2**31 - 1
 
 TOP_KEYS = ("source", "fields", "returns", "exclude", "products")
 SOURCE_KEYS = ("format", "delimiter", "encoding", "encoding_errors", "decimal")
+# Options that only mean something when the file is parsed as text; Parquet carries its own.
+CSV_ONLY_KEYS = ("delimiter", "encoding", "encoding_errors")
 SPEC_KEYS = ("column", "constant", "template", "strip", "normalize_id", "case", "prefix", "values")
 TS_KEYS = ("format", "timezone")
 RETURNS_KEYS = ("negative_quantity", "cancel_column", "cancel_prefix")
@@ -51,6 +54,19 @@ _ZONED = r"\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:[zZ]|UTC|GMT|[+-]\d\d(?::?\d\d)?)$
 _FLOAT_ID = r"^([+-]?\d+)\.0*$"
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 
+PARQUET_SUFFIXES = (".parquet", ".pq")
+CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+PARQUET_MAGIC = b"PAR1"
+GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGIC = b"PK\x03\x04"
+# How a file's first bytes are described when they contradict the mapping or the file name.
+CONTENT_NAMES = {"parquet": "Parquet", "gzip": "gzip-compressed data", "text": "CSV/text",
+                 "zip": "a ZIP archive (an Excel .xlsx workbook?)", "binary": "binary data",
+                 "empty": "an empty file"}
+
+DEFAULT_MAX_REJECT_SHARE = 0.5
+TOP_REASONS = 5  # reasons listed when an import fails for too many rejects
+
 
 class MappingError(ValueError):
     """The mapping file is invalid or does not fit the export it is applied to."""
@@ -58,6 +74,16 @@ class MappingError(ValueError):
 
 class ImportFailed(RuntimeError):
     """The export could not be read; nothing was written."""
+
+
+class TooManyRejects(ImportFailed):
+    """More rows were rejected than the import allows; nothing was written.
+
+    ``summary`` holds the counts the message describes (rows_read, rejected_by_reason, ...)."""
+
+    def __init__(self, message: str, summary: dict) -> None:
+        super().__init__(message)
+        self.summary = summary
 
 
 # --------------------------------------------------------------------------- mapping
@@ -95,6 +121,7 @@ class Mapping:
     encoding: str = "utf-8"
     encoding_errors: str = "strict"
     decimal: str = "."
+    csv_keys: tuple[str, ...] = ()  # the CSV-only source keys the mapping sets, for notes
     fields: dict[str, FieldSpec] = field(default_factory=dict)
     negative_quantity_is_return: bool = True
     cancel_column: str | None = None
@@ -215,6 +242,7 @@ def load_mapping(path: Path) -> Mapping:
     for key in ("delimiter", "encoding", "encoding_errors", "decimal"):
         if source.get(key) is not None:
             setattr(m, key, _scalar_text(path, f"source.{key}", source[key]))
+    m.csv_keys = tuple(key for key in CSV_ONLY_KEYS if source.get(key) is not None)
     if len(m.delimiter) != 1 or len(m.decimal) != 1:
         raise _fail(path, "source", "delimiter and decimal must be single characters")
 
@@ -278,28 +306,100 @@ def source_stem(source: Path) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", stem)
 
 
-def _source_format(source: Path, mapping: Mapping) -> str:
-    if mapping.fmt:
-        return mapping.fmt
-    name = source.name.lower().removesuffix(".gz")
-    if name.endswith((".parquet", ".pq")):
+@dataclass
+class SourceKind:
+    """How an export is read: decided by its content where that is certain, else its name."""
+
+    fmt: str  # csv or parquet
+    compression: str | None = "infer"  # for pandas.read_csv
+    notes: list[str] = field(default_factory=list)  # things the user should know, not errors
+
+
+def _sniff(source: Path) -> str:
+    """What the first bytes say the file is (a key of CONTENT_NAMES)."""
+    with open(source, "rb") as handle:
+        head = handle.read(512)
+    if head.startswith(PARQUET_MAGIC):
         return "parquet"
-    if name.endswith((".csv", ".txt", ".tsv")):
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZIP_MAGIC):
+        return "zip"
+    if not head:
+        return "empty"
+    # Only a description for messages: UTF-16 CSV has NUL bytes too and still reads as CSV.
+    return "binary" if b"\x00" in head else "text"
+
+
+def _named_format(source: Path) -> str | None:
+    name = source.name.lower().removesuffix(".gz")
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if name.endswith(CSV_SUFFIXES):
         return "csv"
-    raise MappingError(f"cannot tell the format of {source.name}: set source.format in {mapping.path}")
+    return None
 
 
-def _csv_options(mapping: Mapping) -> dict:
+def _parquet_note(source: Path, mapping: Mapping, named: str | None) -> list[str]:
+    """Tell the user which of their CSV settings a Parquet file made irrelevant."""
+    ignored = ["source.format: csv"] if mapping.fmt == "csv" else []
+    if mapping.csv_keys:
+        ignored.append("the CSV-only " + ", ".join(f"source.{key}" for key in mapping.csv_keys))
+    if not ignored and named != "csv":
+        return []
+    named_as = f" although named {source.suffix}" if named == "csv" else ""
+    what = f"; ignored {' and '.join(ignored)} from {mapping.path}" if ignored else ""
+    note = f"note: {source.name} is a Parquet file (by its content){named_as}, so it is read as Parquet"
+    return [note + what]
+
+
+def _looks(content: str) -> str:
+    return (f"looks like {CONTENT_NAMES[content]}, not Parquet "
+            "(it does not start with the Parquet magic bytes PAR1)")
+
+
+def _named_parquet_error(source: Path, mapping: Mapping, content: str) -> Exception:
+    """A file named .parquet whose content is not Parquet: the name or the file is wrong."""
+    advice = "Rename it if it is CSV, or re-export it if it should be Parquet."
+    if mapping.fmt == "csv":
+        return MappingError(f"{mapping.path}: source.format: the mapping says csv, but {source} is "
+                            f"named {source.suffix}, and its content {_looks(content)}. {advice}")
+    return ImportFailed(f"{source} is named {source.suffix}, but its content {_looks(content)}. {advice}")
+
+
+def resolve_source(source: Path, mapping: Mapping) -> SourceKind:
+    """Decide how to read ``source``. A Parquet file says so in its first bytes (PAR1) and
+    describes its own columns and types, so it is read as Parquet whatever the mapping or the
+    name says. Anything else is CSV, unless the mapping or the name insists on Parquet: that
+    contradiction is an error, since reading it either way would produce garbage."""
+    content = _sniff(source)
+    named = _named_format(source)
+    if content == "parquet":
+        return SourceKind("parquet", None, _parquet_note(source, mapping, named))
+    if mapping.fmt == "parquet":
+        raise MappingError(f"{mapping.path}: source.format: the mapping says parquet, but {source} "
+                           f"{_looks(content)}. Fix source.format (or leave it out), or import the "
+                           "Parquet file.")
+    if named == "parquet":
+        raise _named_parquet_error(source, mapping, content)
+    if mapping.fmt == "csv" or named == "csv":
+        # gzip by content, not by name: a gzipped CSV saved without .gz still reads
+        return SourceKind("csv", "gzip" if content == "gzip" else "infer")
+    raise MappingError(f"cannot tell the format of {source.name}: its content {_looks(content)}, "
+                       f"and its name does not say; set source.format in {mapping.path}")
+
+
+def _csv_options(mapping: Mapping, kind: SourceKind) -> dict:
     # Everything as text and no NA guessing: rejects then show exactly what the file held.
-    return {"sep": mapping.delimiter, "encoding": mapping.encoding,
+    return {"sep": mapping.delimiter, "encoding": mapping.encoding, "compression": kind.compression,
             "encoding_errors": mapping.encoding_errors, "dtype": str, "keep_default_na": False}
 
 
-def _source_columns(source: Path, fmt: str, mapping: Mapping) -> list[str]:
+def _source_columns(source: Path, kind: SourceKind, mapping: Mapping) -> list[str]:
     try:
-        if fmt == "parquet":
+        if kind.fmt == "parquet":
             return list(pq.ParquetFile(source).schema_arrow.names)
-        return [str(c) for c in pd.read_csv(source, nrows=0, **_csv_options(mapping)).columns]
+        return [str(c) for c in pd.read_csv(source, nrows=0, **_csv_options(mapping, kind)).columns]
     except FileNotFoundError:
         raise
     except (OSError, ValueError, pa.ArrowException) as exc:  # ParserError, UnicodeDecodeError
@@ -317,12 +417,19 @@ def _check_columns(mapping: Mapping, columns: list[str], source: Path) -> None:
                 f"{source.name} (columns: {', '.join(columns)}).{suggestion}")
 
 
-def _read_chunks(source: Path, fmt: str, mapping: Mapping, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    if fmt == "parquet":
+# Integer columns with nulls would otherwise become floats in the chunks that hold a null and
+# stay integers in the others, so an id built from one would read "7" or "7.0" by chunk.
+_NULLABLE_INTS = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+                  pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
+                  pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype()}
+
+
+def _read_chunks(source: Path, kind: SourceKind, mapping: Mapping, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    if kind.fmt == "parquet":
         for batch in pq.ParquetFile(source).iter_batches(batch_size=chunk_rows):
-            yield batch.to_pandas()
+            yield batch.to_pandas(types_mapper=_NULLABLE_INTS.get)
         return
-    with pd.read_csv(source, chunksize=chunk_rows, **_csv_options(mapping)) as reader:
+    with pd.read_csv(source, chunksize=chunk_rows, **_csv_options(mapping, kind)) as reader:
         yield from reader
 
 
@@ -614,6 +721,7 @@ class _DayWriters:
         self.name = f".import-{stem}.jsonl.gz.partial"  # dot-named: ingest skips it while open
         self.max_open = max_open
         self.paths: dict[str, Path] = {}
+        self.created: list[Path] = []  # dt= folders this import made, removed again on failure
         self.open: OrderedDict[str, tuple[BinaryIO, gzip.GzipFile]] = OrderedDict()
 
     def write(self, day: str, data: bytes) -> None:
@@ -626,6 +734,8 @@ class _DayWriters:
             mode = "ab" if path else "wb"
             if path is None:
                 folder = self.events_dir / f"dt={day}"
+                if not folder.exists():
+                    self.created.append(folder)
                 folder.mkdir(parents=True, exist_ok=True)
                 path = self.paths[day] = folder / self.name
             raw = open(path, mode)  # noqa: SIM115 - closed in _close
@@ -647,6 +757,16 @@ class _DayWriters:
         self.close()
         for path in self.paths.values():
             path.unlink(missing_ok=True)
+        _remove_empty_dirs(self.created)
+
+
+def _remove_empty_dirs(folders: list[Path]) -> None:
+    """Remove the folders a failed import created, deepest first, where nothing else landed."""
+    for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another writer put something there) or already gone
+            pass
 
 
 def _replace_event_files(events_dir: Path, stem: str, writers: _DayWriters) -> list[Path]:
@@ -667,27 +787,131 @@ def _replace_event_files(events_dir: Path, stem: str, writers: _DayWriters) -> l
     return written
 
 
+# --------------------------------------------------------------------------- rejects
+
+
+def _percent(n: int, total: int) -> str:
+    share = n / total if total else 0.0
+    return "<0.1%" if 0 < share < 0.001 else f"{share:.1%}"
+
+
+def _remember_examples(examples: dict[str, dict], rejected: pd.DataFrame, reasons: np.ndarray) -> None:
+    """Keep the first rejected row of each reason: its values make the hints concrete."""
+    for position, reason in pd.Series(reasons).drop_duplicates().items():
+        if reason not in examples:
+            examples[reason] = rejected.iloc[position].to_dict()
+
+
+def _origin(m: Mapping, name: str) -> str:
+    """Where a field comes from, in the words of the mapping file."""
+    spec = m.fields.get(name)
+    if spec is None:
+        return f"fields.{name} (not mapped)"
+    if spec.column is not None:
+        return f"column {spec.column!r} (fields.{name})"
+    if spec.template is not None:
+        return f"template {spec.template!r} (fields.{name})"
+    return f"constant {spec.constant!r} (fields.{name})"
+
+
+def _example(m: Mapping, name: str, row: dict) -> str:
+    spec = m.fields.get(name)
+    value = row.get(spec.column) if spec is not None and spec.column is not None else None
+    if value is None or pd.isna(value) or str(value).strip() == "":
+        return ""
+    return f", e.g. {str(value)!r}"
+
+
+def _reject_hint(reason: str, m: Mapping, row: dict) -> str | None:
+    """What to change when many rows fail for ``reason``; None where the reason says it all.
+    ``row`` is the first rejected row of that reason (original columns), for an example."""
+    if reason == "timestamp_without_zone":
+        return "timestamps have no zone: set `timezone` on `ts` in the mapping (e.g. Europe/London)"
+    if reason == "bad_timestamp":
+        ts_format = m.fields["ts"].ts_format
+        expected = f"the format {ts_format!r}" if ts_format else "ISO-8601 (no `format` given)"
+        return (f"{_origin(m, 'ts')} does not match {expected}{_example(m, 'ts', row)}: "
+                "check `format` on `ts`")
+    if reason in ("missing_user_id", "missing_event_id", "missing_product_id"):
+        name = reason.removeprefix("missing_")
+        return f"{_origin(m, name)} is empty: check that the mapping names the right column"
+    if reason in ("bad_quantity", "bad_price", "bad_rating"):
+        name = reason.removeprefix("bad_")
+        return (f"{_origin(m, name)} holds values that are not a valid {name}{_example(m, name, row)}: "
+                f"check the column and source.decimal ({m.decimal!r})")
+    if reason == "bad_event_type":
+        return (f"{_origin(m, 'event_type')} gives other types than {', '.join(sorted(EVENT_TYPES))}"
+                f"{_example(m, 'event_type', row)}: translate them with `values` on event_type")
+    if reason == "excluded_product":
+        return "product ids in `exclude`: check that exclude.product_pattern matches only non-products"
+    if reason == "zero_price":
+        return "rows priced 0 are rejected by default: set exclude.zero_price: false to keep them"
+    return None
+
+
+def _reason_lines(by_reason: dict[str, int], rows_read: int, hints: dict[str, str]) -> list[str]:
+    """One aligned line per reason: count, share of the rows read and, if any, the hint."""
+    if not by_reason:
+        return []
+    width = max(len(r) for r in by_reason)
+    count_width = max(len(f"{n:,}") for n in by_reason.values())
+    lines = []
+    for reason, n in by_reason.items():
+        line = f"    {reason.ljust(width)}  {n:>{count_width},}  {_percent(n, rows_read):>6}"
+        lines.append(f"{line}  {hints[reason]}" if reason in hints else line)
+    return lines
+
+
+def _check_reject_share(summary: dict, max_share: float) -> None:
+    """Refuse an import that rejects more than ``max_share`` of its rows: a mapping that misfits
+    the file (no time zone, wrong column) rejects most rows, and landing the few that pass would
+    hide that behind a successful exit."""
+    if summary["reject_share"] <= max_share:
+        return
+    top = dict(list(summary["rejected_by_reason"].items())[:TOP_REASONS])
+    more = len(summary["rejected_by_reason"]) - len(top)
+    rejected, read = summary["rows_rejected"], summary["rows_read"]
+    headline = (f"{summary['source']}: {rejected:,} of {read:,} rows rejected "
+                f"({_percent(rejected, read)}), more than the allowed {max_share * 100:g}%; "
+                "nothing was written. Top reasons:")
+    lines = [headline, *_reason_lines(top, read, summary["reject_hints"])]
+    if more:
+        lines.append(f"    ... and {more} more reason(s)")
+    lines.append("  Fix the mapping, or allow more with --max-reject-share (0..1) if these rows "
+                 "should be refused.")
+    raise TooManyRejects("\n".join(lines), summary)
+
+
 # --------------------------------------------------------------------------- import
 
 
 def import_export(source: Path, mapping_path: Path, data_dir: Path, *, chunk_rows: int = 200_000,
+                  max_reject_share: float = DEFAULT_MAX_REJECT_SHARE,
                   progress: Callable[[str], None] | None = None) -> dict:
     """Map an export onto the raw event contract and write it to the landing folders.
 
     Returns a summary: rows_read, rows_mapped, rows_rejected, rejected_by_reason {reason: n},
-    days_written [YYYY-MM-DD], files (paths written), products_written, returns, plus
-    source, rejects_file and products_file. Raises MappingError for a mapping that is invalid
-    or names a column the file lacks, ImportFailed when the file cannot be read; in both cases
-    the landing folders keep what they held before.
+    reject_share, reject_hints {reason: hint}, days_written [YYYY-MM-DD], files (paths
+    written), products_written, returns, notes, plus source, rejects_file and products_file.
+    ``progress`` receives a line per chunk and any notes (e.g. CSV options ignored for Parquet).
+    Raises MappingError for a mapping that is invalid, names a column the file lacks or
+    contradicts the file's format; ImportFailed when the file cannot be read; TooManyRejects
+    (an ImportFailed) when more than ``max_reject_share`` of the rows are rejected. In every
+    failure the landing folders keep what they held before.
     """
     source, data_dir = Path(source), Path(data_dir)
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
+    if not 0 <= max_reject_share <= 1:
+        raise ValueError("max_reject_share must be between 0 and 1")
     if not source.is_file():
         raise FileNotFoundError(f"no such export file: {source}")
     mapping = load_mapping(mapping_path)
-    fmt = _source_format(source, mapping)
-    columns = _source_columns(source, fmt, mapping)
+    kind = resolve_source(source, mapping)
+    if progress:
+        for note in kind.notes:
+            progress(note)
+    columns = _source_columns(source, kind, mapping)
     _check_columns(mapping, columns, source)
 
     stem = source_stem(source)
@@ -696,18 +920,23 @@ def import_export(source: Path, mapping_path: Path, data_dir: Path, *, chunk_row
     rejects_path = landing / "rejects" / f"{stem}.rejects.csv"
     products_path = landing / "products" / f"import-{stem}.csv"
     rejects_tmp = rejects_path.with_name(f".{rejects_path.name}.partial")
+    products_tmp = products_path.with_name(f".{products_path.name}.partial")
     reason_column = "reason" if "reason" not in columns else "import_reason"
+    # Folders this import creates; a failed import removes them again, so it leaves no trace.
+    new_dirs = [d for d in (data_dir, landing, events_dir, rejects_path.parent, products_path.parent)
+                if not d.exists()]
     rejects_path.parent.mkdir(parents=True, exist_ok=True)
 
     writers = _DayWriters(events_dir, stem)
     products = _ProductStats() if mapping.products is not None else None
     reasons: Counter = Counter()
+    examples: dict[str, dict] = {}
     rows_read = rows_mapped = returns = 0
     try:
         with open(rejects_tmp, "w", encoding="utf-8", newline="") as rejects:
             pd.DataFrame(columns=[*columns, reason_column]).to_csv(rejects, index=False)
             try:
-                for chunk in _read_chunks(source, fmt, mapping, chunk_rows):
+                for chunk in _read_chunks(source, kind, mapping, chunk_rows):
                     mapped = _map_chunk(chunk, mapping, rows_read + 1)
                     rows_read += len(chunk)
                     rows_mapped += len(mapped.events)
@@ -715,6 +944,7 @@ def import_export(source: Path, mapping_path: Path, data_dir: Path, *, chunk_row
                     bad = mapped.reasons != ""
                     if bad.any():
                         rejected = chunk.reset_index(drop=True).loc[bad].copy()
+                        _remember_examples(examples, rejected, mapped.reasons[bad])
                         rejected[reason_column] = mapped.reasons[bad]
                         rejected.to_csv(rejects, header=False, index=False)
                         reasons.update(mapped.reasons[bad].tolist())
@@ -731,14 +961,27 @@ def import_export(source: Path, mapping_path: Path, data_dir: Path, *, chunk_row
                 raise ImportFailed(f"cannot read {source} after row {rows_read:,}: {str(exc).strip()}; "
                                    "nothing was written") from exc
         writers.close()
+        by_reason = dict(reasons.most_common())
+        counts = {
+            "source": str(source),
+            "rows_read": rows_read,
+            "rows_mapped": rows_mapped,
+            "rows_rejected": rows_read - rows_mapped,
+            "rejected_by_reason": by_reason,
+            "reject_share": (rows_read - rows_mapped) / rows_read if rows_read else 0.0,
+            "reject_hints": {r: h for r in by_reason
+                             if (h := _reject_hint(r, mapping, examples.get(r, {}))) is not None},
+        }
+        _check_reject_share(counts, max_reject_share)
         product_table = products.table() if products is not None else pd.DataFrame()
         if products is not None:
             products_path.parent.mkdir(parents=True, exist_ok=True)
-            products_tmp = products_path.with_name(f".{products_path.name}.partial")
             product_table.to_csv(products_tmp, index=False)
     except BaseException:
         writers.discard()
         rejects_tmp.unlink(missing_ok=True)
+        products_tmp.unlink(missing_ok=True)
+        _remove_empty_dirs(new_dirs)
         raise
 
     # Everything is staged: swap it in. The old outputs of this file go, whatever days they had.
@@ -748,17 +991,13 @@ def import_export(source: Path, mapping_path: Path, data_dir: Path, *, chunk_row
         products_tmp.replace(products_path)
     else:
         products_path.unlink(missing_ok=True)  # a mapping without products must not leave an old table
-    return {
-        "source": str(source),
-        "rows_read": rows_read,
-        "rows_mapped": rows_mapped,
-        "rows_rejected": rows_read - rows_mapped,
-        "rejected_by_reason": dict(reasons.most_common()),
+    return counts | {
         "days_written": sorted(writers.paths),
         "files": [str(p) for p in event_files] + [str(rejects_path)]
         + ([str(products_path)] if products is not None else []),
         "products_written": len(product_table),
         "returns": returns,
+        "notes": kind.notes,
         "rejects_file": str(rejects_path),
         "products_file": str(products_path) if products is not None else None,
     }
@@ -771,9 +1010,9 @@ def format_summary(summary: dict) -> str:
     lines = [(f"Imported {summary['source']}: {summary['rows_read']:,} rows read, "
               f"{summary['rows_mapped']:,} mapped, {summary['rows_rejected']:,} rejected")]
     if summary["rejected_by_reason"]:
-        width = max(len(r) for r in summary["rejected_by_reason"])
         lines.append(f"  rejected rows -> {summary['rejects_file']}")
-        lines += [f"    {reason.ljust(width)}  {n:,}" for reason, n in summary["rejected_by_reason"].items()]
+        # No hints here: below the limit most rejects are intended (postage lines, guest orders).
+        lines += _reason_lines(summary["rejected_by_reason"], summary["rows_read"], {})
     days = summary["days_written"]
     span = f" ({days[0]} .. {days[-1]})" if days else ""
     lines.append(f"  {len(days)} day file(s) written{span}; {summary['returns']:,} returns")
@@ -782,17 +1021,29 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def _share(text: str) -> float:
+    """argparse type for --max-reject-share: a fraction from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 1:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a fraction from 0 to 1 (0.5 = 50%), got {text!r}")
+    return value
+
+
 def _cmd_import(args: argparse.Namespace) -> None:
     try:
         summary = import_export(Path(args.file), Path(args.mapping), Path(args.data_dir),
-                                chunk_rows=args.chunk_rows, progress=lambda msg: print("  " + msg, flush=True))
+                                chunk_rows=args.chunk_rows, max_reject_share=args.max_reject_share,
+                                progress=lambda msg: print("  " + msg, flush=True))
     except (MappingError, ImportFailed, FileNotFoundError) as exc:
         raise SystemExit(f"import failed: {exc}") from None
     print(format_summary(summary))
 
 
 def register_cli(subparsers: Any) -> None:
-    """Add ``import FILE --mapping MAPPING.yaml [--data-dir DIR]`` to the CLI."""
+    """Add ``import FILE --mapping MAPPING.yaml [--data-dir DIR] [--max-reject-share F]``."""
     parser = subparsers.add_parser(
         "import", help="map a CSV/Parquet export onto the event contract and write landing files",
         description="Map a CSV or Parquet export (e.g. Online Retail order lines) onto the raw "
@@ -802,4 +1053,7 @@ def register_cli(subparsers: Any) -> None:
     parser.add_argument("--data-dir", default=os.environ.get("PROFILING_DATA_DIR", "data"),
                         help="data root holding landing/ (default: $PROFILING_DATA_DIR or ./data)")
     parser.add_argument("--chunk-rows", type=int, default=200_000, help="rows per chunk (memory bound)")
+    parser.add_argument("--max-reject-share", type=_share, default=DEFAULT_MAX_REJECT_SHARE,
+                        metavar="F", help="fail, writing nothing, if more than this fraction of rows "
+                                          "is rejected (0..1, default 0.5)")
     parser.set_defaults(func=_cmd_import)

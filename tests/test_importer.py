@@ -8,10 +8,12 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from profiling_assets.importer import MappingError, import_export, register_cli
+from profiling_assets.importer import MappingError, TooManyRejects, import_export, register_cli
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SAMPLE = EXAMPLES / "online_retail_sample.csv"
@@ -252,3 +254,121 @@ def test_cli_prints_summary(data_dir: Path, capsys: pytest.CaptureFixture) -> No
     args = parser.parse_args(["import", str(SAMPLE), "--mapping", str(data_dir / "nope.yaml")])
     with pytest.raises(SystemExit, match="import failed: cannot read mapping"):
         args.func(args)
+
+
+def run_cli(*argv: str) -> None:
+    parser = argparse.ArgumentParser()
+    register_cli(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["import", *argv])
+    args.func(args)
+
+
+def landing_files(data_dir: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in sorted((data_dir / "landing").rglob("*")) if p.is_file()}
+
+
+def sample_as_parquet(path: Path) -> Path:
+    """The sample as a typed Parquet export would hold it: text that is not a number or a date
+    (two, abc, 13/45/2010) is null there, and a missing CustomerID is a null double."""
+    text = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False, encoding="latin-1")
+    frame = pd.DataFrame({
+        "InvoiceNo": text["InvoiceNo"],
+        "StockCode": text["StockCode"].replace("", None),
+        "Description": text["Description"],
+        "Quantity": pd.to_numeric(text["Quantity"], errors="coerce").astype("Int64"),
+        "InvoiceDate": pd.to_datetime(text["InvoiceDate"], format="%m/%d/%Y %H:%M", errors="coerce"),
+        "UnitPrice": pd.to_numeric(text["UnitPrice"], errors="coerce"),
+        "CustomerID": pd.to_numeric(text["CustomerID"], errors="coerce"),  # 14001.0 or NaN
+        "Country": text["Country"],
+    })
+    # without pandas' own metadata, like an export written by another tool
+    table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+    pq.write_table(table, path)
+    return path
+
+
+def test_example_mapping_reads_the_parquet_form_like_the_csv(tmp_path: Path, imported: dict) -> None:
+    source = sample_as_parquet(tmp_path / "online_retail_sample.parquet")
+    assert pq.read_schema(source).field("InvoiceDate").type == pa.timestamp("us")  # naive, typed
+    parquet_dir, notes = tmp_path / "parquet", []
+    # chunks of 7 put the null Quantity in one chunk only: ids and numbers must not change with it
+    summary = import_export(source, MAPPING, parquet_dir, chunk_rows=7, progress=notes.append)
+    csv_dir = Path(imported["rejects_file"]).parents[2]
+    assert all_events(parquet_dir) == all_events(csv_dir)
+    assert summary["rejected_by_reason"] == imported["rejected_by_reason"] == REJECTED
+    assert (summary["returns"], summary["days_written"]) == (imported["returns"], imported["days_written"])
+    product_file = Path("landing/products/import-online_retail_sample.csv")
+    assert (parquet_dir / product_file).read_bytes() == (csv_dir / product_file).read_bytes()
+    assert summary["notes"] == [n for n in notes if n.startswith("note:")]
+    assert "read as Parquet" in summary["notes"][0]
+    assert "source.delimiter, source.encoding" in summary["notes"][0]  # CSV-only, so ignored
+
+
+def test_parquet_content_wins_over_a_csv_mapping(data_dir: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    source = sample_as_parquet(tmp_path / "retail.csv")  # Parquet bytes behind a .csv name
+    mapping = write_mapping(tmp_path, lambda m: m["source"].update(format="csv"))
+    run_cli(str(source), "--mapping", str(mapping), "--data-dir", str(data_dir))
+    out = capsys.readouterr().out
+    assert "retail.csv is a Parquet file (by its content) although named .csv" in out
+    assert "ignored source.format: csv and the CSV-only source.delimiter, source.encoding" in out
+    assert "32 rows read, 20 mapped, 12 rejected" in out
+
+
+@pytest.mark.parametrize(("name", "fmt", "message"), [
+    ("retail.parquet", "csv", (r"the mapping says csv, but \S*retail\.parquet is named \.parquet, "
+                               r"and its content looks like CSV/text, not Parquet")),
+    ("retail.csv", "parquet", r"the mapping says parquet, but \S*retail\.csv looks like CSV/text, not Parquet"),
+    ("retail.parquet", None, r"retail\.parquet is named \.parquet, but its content looks like CSV/text"),
+])
+def test_format_contradiction_is_a_clear_error(data_dir: Path, tmp_path: Path, name: str,
+                                               fmt: str | None, message: str) -> None:
+    source = tmp_path / name
+    source.write_bytes(SAMPLE.read_bytes())  # CSV content
+    mapping = write_mapping(tmp_path, lambda m: m["source"].update(format=fmt) if fmt else None)
+    with pytest.raises(SystemExit, match="import failed: .*" + message) as exit_:
+        run_cli(str(source), "--mapping", str(mapping), "--data-dir", str(data_dir))
+    assert exit_.value.code not in (0, None)
+    assert not (data_dir / "landing").exists()
+
+
+def test_mostly_rejected_import_fails_with_reasons_and_hints(data_dir: Path, tmp_path: Path) -> None:
+    # The user's case: ts without a zone, so every dated row is timestamp_without_zone.
+    mapping = write_mapping(tmp_path, lambda m: m["fields"]["ts"].pop("timezone"))
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(str(SAMPLE), "--mapping", str(mapping), "--data-dir", str(data_dir))
+    message = str(exit_.value.code)
+    assert message.startswith("import failed:")
+    assert "32 of 32 rows rejected (100.0%), more than the allowed 50%; nothing was written" in message
+    assert "timestamp_without_zone  24   75.0%  timestamps have no zone: set `timezone` on `ts`" in message
+    assert "--max-reject-share" in message
+    assert not (data_dir / "landing").exists()  # no events, rejects or product table, no folders
+
+
+def test_rejected_import_leaves_earlier_output_alone(data_dir: Path, tmp_path: Path, imported: dict) -> None:
+    before = landing_files(data_dir)
+    assert len(before) == 6  # 4 days, rejects, products
+    # a wrong `format`: every date the sample has is refused (the rest go for other reasons)
+    mapping = write_mapping(tmp_path, lambda m: m["fields"]["ts"].update(format="%d.%m.%Y"))
+    with pytest.raises(TooManyRejects, match=r"bad_timestamp +25 +78\.1%  column 'InvoiceDate' "
+                                             r"\(fields\.ts\) does not match the format '%d\.%m\.%Y', "
+                                             r"e\.g\. '12/1/2010 9:05': check `format` on `ts`"):
+        import_export(SAMPLE, mapping, data_dir)
+    assert landing_files(data_dir) == before
+    assert not list((data_dir / "landing").rglob(".*partial"))
+
+
+def test_max_reject_share_option(data_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    args = (str(SAMPLE), "--mapping", str(MAPPING), "--data-dir", str(data_dir))
+    with pytest.raises(SystemExit, match=r"12 of 32 rows rejected \(37\.5%\), more than the allowed 30%"
+                                         r"(.|\n)*missing_user_id .* column 'CustomerID' \(fields\.user_id\)"
+                                         r" is empty"):
+        run_cli(*args, "--max-reject-share", "0.3")
+    assert not (data_dir / "landing").exists()
+    run_cli(*args)  # 37.5% is under the default 50%: imported, with the reject summary
+    out = capsys.readouterr().out
+    assert "12 rejected" in out and "excluded_product    4   12.5%" in out
+    with pytest.raises(SystemExit) as exit_:  # argparse refuses a share outside 0..1
+        run_cli(*args, "--max-reject-share", "1.5")
+    assert exit_.value.code == 2
+    assert "expected a fraction from 0 to 1" in capsys.readouterr().err
