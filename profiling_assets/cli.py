@@ -5,84 +5,121 @@ import os
 import sys
 import time
 import warnings
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import duckdb
 
 from profiling_assets import settings, sql
 
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+MODEL_ORDER = ("text_encoder", "svd_model", "segment_model")
+TRAIN_JOB = {"text_encoder": "train_text_encoder", "svd_model": "train_svd",
+             "segment_model": "train_segments"}
 
 
-def _days_on_disk(data_dir: Path) -> list[str]:
-    root = data_dir / "landing" / "events"
-    if not root.is_dir():
-        return []
-    return sorted(p.name.removeprefix("dt=") for p in root.glob("dt=*") if p.is_dir())
+def _check_day(value: str, option: str) -> str:
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise SystemExit(f"{option} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def materialize_days(first: str, last: str, *, snapshots: bool = True, train: bool = False) -> None:
-    """Materialize the snapshot assets, then every daily asset for first..last, in process,
-    recording the runs in the Dagster instance (DAGSTER_HOME) so that the UI shows them.
+def day_range(start: str | None, end: str | None) -> tuple[str, str]:
+    """The days to run: --start/--end, by default the first and last landed day; checked
+    against the daily partitions so that a bad range is a message, not a traceback."""
+    from profiling_assets.partitions import daily_partitions
 
-    With ``train``, the days are ingested first; the text encoder and the SVD are fitted on
-    them (and promoted if their checks pass); their outputs are built day by day; then the
-    segments are fitted on features, factors and interests, and segments and profiles are
-    built day by day."""
-    import dagster as dg
+    landed = settings.landed_days()
+    first = _check_day(start, "--start") if start else (landed[0] if landed else None)
+    last = _check_day(end, "--end") if end else (landed[-1] if landed else None)
+    if first is None or last is None:
+        raise SystemExit(f"no landing days under {settings.landing_dir() / 'events'}: import an "
+                         "export (`profiling-assets import`), generate demo data, or give "
+                         "--start and --end")
+    if last < first:
+        raise SystemExit(f"--end {last} is before --start {first}")
+    keys = daily_partitions.get_partition_keys()
+    if not keys or first < keys[0]:
+        raise SystemExit(
+            f"{first} is before the first daily partition ({keys[0] if keys else 'none'}). The "
+            "first partition is PROFILING_START_DATE when set, else the first landed day: unset "
+            f"it or set PROFILING_START_DATE={first}")
+    if last > keys[-1]:
+        raise SystemExit(f"{last} has no daily partition yet: the newest is {keys[-1]} (a UTC "
+                         "day becomes a partition once it has ended)")
+    return first, last
 
-    from profiling_assets.definitions import defs
 
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    if snapshots:
-        _run_job(defs, "snapshots", instance)
-    # One run per day, as the daily schedule does, so that each partition's metadata and
-    # checks in the UI describe that day alone.
-    days = []
-    day, end = date.fromisoformat(first), date.fromisoformat(last)
-    while day <= end:
-        days.append(day.isoformat())
-        day += timedelta(days=1)
-    if not train:
-        for day in days:
-            _run_job(defs, "daily_assets", instance, partition_key=day)
+def models_without_production(warehouse: Path) -> tuple[list[str], list[str]]:
+    """(models with no production version, models never trained at all)."""
+    from profiling_assets import registry
+
+    if not warehouse.exists():
+        return list(MODEL_ORDER), list(MODEL_ORDER)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        try:
+            found = registry.versions(con)
+        except duckdb.CatalogException:
+            return list(MODEL_ORDER), list(MODEL_ORDER)
+    production = {v.model_name for v in found if v.status == registry.PRODUCTION}
+    trained = {v.model_name for v in found}
+    return ([m for m in MODEL_ORDER if m not in production],
+            [m for m in MODEL_ORDER if m not in trained])
+
+
+def _train(inst, model: str) -> None:
+    """Fit one model; a fit that is refused (too little data, a failed promotion check) is
+    reported and the command goes on: the daily outputs of that model are then left out."""
+    from profiling_assets import runs
+
+    try:
+        outcome = runs.run_job(inst, TRAIN_JOB[model], allow_blocked=True)
+    except runs.RunFailed as exc:
+        print(f"  {model} not trained: {exc}; its daily outputs are left out or use the "
+              "packaged base model", flush=True)
         return
-    for day in days:
-        _run_job(defs, "daily_ingest", instance, partition_key=day)
-    for job in ("train_text_encoder", "train_svd"):
-        _run_job(defs, job, instance, allow_failed_checks=True)
-    for day in days:
-        _run_job(defs, "daily_model_outputs", instance, partition_key=day)
-    _run_job(defs, "train_segments", instance, allow_failed_checks=True)
-    for day in days:
-        _run_job(defs, "daily_profiles", instance, partition_key=day)
+    if not outcome.success:
+        print(f"  {model}: the new version stays a candidate (a blocking check failed)", flush=True)
 
 
-def _run_job(defs, name: str, instance, partition_key: str | None = None, *,
-             allow_failed_checks: bool = False) -> None:
-    """Run one job in process; stop on a failed step. A model's failed blocking check fails its
-    run but is an outcome, not a crash (the version stays a candidate), when allowed."""
-    started = time.perf_counter()
-    result = defs.resolve_job_def(name).execute_in_process(
-        instance=instance, partition_key=partition_key, run_config=QUIET_LOGS, raise_on_error=False)
-    failures = [e for e in result.all_events if e.is_step_failure]
-    blocked = [e for e in failures if e.step_failure_data.error
-               and "DagsterAssetCheckFailedError" in (e.step_failure_data.error.cls_name or "")]
-    if not result.success and not (allow_failed_checks and failures == blocked):
-        for event in failures:
-            err = event.step_failure_data.error
-            print(f"  step {event.step_key} failed: {err.message.strip() if err else 'unknown error'}",
-                  file=sys.stderr)
-        raise SystemExit(f"{name} failed (run {result.run_id})")
-    failed_checks = [
-        f"{e.asset_check_evaluation_data.asset_key.to_user_string()}:{e.asset_check_evaluation_data.check_name}"
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
-    ]
-    for check in failed_checks:
-        print(f"  check failed: {check}", file=sys.stderr)
-    print(f"  {name} {partition_key or ''} done in {time.perf_counter() - started:.1f}s", flush=True)
+def run_days(first: str, last: str, *, retrain: bool = False, snapshots: bool = True) -> None:
+    """Ingest first..last, train every model without a production version (all of them with
+    ``retrain``), build the model outputs, segments and profiles and publish: one run per job
+    over the whole range, recorded in the instance under its job."""
+    from profiling_assets import runs
+
+    inst = runs.instance()
+    print(f"Runs are recorded in {os.environ['DAGSTER_HOME']}; `make ui` shows them.", flush=True)
+    warehouse = settings.warehouse_path()
+    if snapshots:
+        runs.run_job(inst, "snapshots")
+    runs.run_job(inst, "daily_ingest", first, last)
+    missing, _ = models_without_production(warehouse)
+    to_train = list(MODEL_ORDER) if retrain else missing
+    for model in ("text_encoder", "svd_model"):
+        if model in to_train:
+            _train(inst, model)
+    runs.run_job(inst, "daily_model_outputs", first, last)
+    if "segment_model" in to_train:
+        _train(inst, "segment_model")
+    runs.run_job(inst, "daily_profiles", first, last)
+
+
+def materialize_days(first: str, last: str, *, snapshots: bool = True) -> None:
+    """Every daily asset for first..last with the production models, as one run of
+    daily_assets (the schedule's job)."""
+    from profiling_assets import runs
+
+    _, never = models_without_production(settings.warehouse_path())
+    if never:
+        raise SystemExit(
+            f"{', '.join(never)} {'has' if len(never) == 1 else 'have'} never been trained in "
+            f"{settings.warehouse_path()}: run `profiling-assets run` (ingests, trains what has no "
+            "production version, builds and publishes) or `profiling-assets train` first")
+    inst = runs.instance()
+    if snapshots:
+        runs.run_job(inst, "snapshots")
+    runs.run_job(inst, "daily_assets", first, last)
 
 
 def _cell(value) -> str:
@@ -146,38 +183,75 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from profiling_assets import synthetic
 
     data_dir = settings.data_dir()
-    days = _days_on_disk(data_dir)
+    days = settings.landed_days(data_dir)
     if args.regenerate or not days:
         print(f"Generating demo data into {data_dir} ...", flush=True)
         synthetic.generate(data_dir, users=args.users, products=args.products, days=args.days,
                            start=date.fromisoformat(args.start), seed=args.seed,
                            progress=lambda msg: print("  " + msg, flush=True))
-        days = _days_on_disk(data_dir)
+        days = settings.landed_days(data_dir)
     else:
         print(f"Using the demo data already in {data_dir} ({len(days)} days; --regenerate to rebuild)")
-    print(f"Materializing {days[0]}..{days[-1]} into {settings.warehouse_path()} ...", flush=True)
-    materialize_days(days[0], days[-1], train=True)
+    _run_and_report(days[0], days[-1], retrain=False, snapshots=True)
+
+
+def _run_and_report(first: str, last: str, *, retrain: bool, snapshots: bool) -> None:
+    from profiling_assets import runs
+
+    started = time.perf_counter()
+    print(f"Running {first}..{last} into {settings.warehouse_path()} ...", flush=True)
+    try:
+        run_days(first, last, retrain=retrain, snapshots=snapshots)
+    except runs.RunFailed as exc:
+        raise SystemExit(str(exc)) from None
+    print(f"\nDone in {time.perf_counter() - started:.0f} s.")
+    print_report()
+
+
+def print_report() -> None:
+    """The warehouse summary, the models' figures and the segment table."""
+    from profiling_assets import registry
+
     print("\nWarehouse summary:")
     print_summary(settings.warehouse_path())
     print("\nModels:")
-    from profiling_assets import registry
-
     with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
         print_models(registry.versions(con))
     print(f"\nSegments (from the analysts' copy, {settings.published_path()}):")
     print_segments(settings.published_path())
-    print("\nOpen the UI with `make ui` (dagster dev on http://127.0.0.1:3000) to browse the asset "
-          "graph, partitions, checks and run history.")
+    print("\nQuery the profiles with `profiling-assets query \"SELECT * FROM user_profiles LIMIT 5\"`; "
+          "open the UI with `make ui` (dagster dev on http://127.0.0.1:3000) to browse the asset "
+          "graph, partitions, checks and the runs above.")
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    first, last = day_range(args.start, args.end)
+    _run_and_report(first, last, retrain=args.retrain, snapshots=not args.skip_snapshots)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from profiling_assets import runs
+
+    unknown = [m for m in args.models if m not in MODEL_ORDER]
+    if unknown:
+        raise SystemExit(f"unknown model {', '.join(unknown)}: choose from {', '.join(MODEL_ORDER)}")
+    inst = runs.instance()
+    for model in [m for m in MODEL_ORDER if m in (args.models or MODEL_ORDER)]:
+        _train(inst, model)
+    from profiling_assets import registry
+
+    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
+        print_models(registry.versions(con))
 
 
 def cmd_materialize(args: argparse.Namespace) -> None:
-    days = _days_on_disk(settings.data_dir())
-    first = args.start or (days[0] if days else None)
-    last = args.end or (days[-1] if days else None)
-    if not first or not last:
-        raise SystemExit(f"no landing days under {settings.data_dir() / 'landing' / 'events'}; "
-                         "give --start and --end")
-    materialize_days(first, last, snapshots=not args.skip_snapshots)
+    from profiling_assets import runs
+
+    first, last = day_range(args.start, args.end)
+    try:
+        materialize_days(first, last, snapshots=not args.skip_snapshots)
+    except runs.RunFailed as exc:
+        raise SystemExit(str(exc)) from None
     print_summary(settings.warehouse_path())
 
 
@@ -269,7 +343,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--regenerate", action="store_true", help="rebuild the demo data first")
     demo.set_defaults(func=cmd_demo)
 
-    mat = sub.add_parser("materialize", help="materialize every daily asset for a range of days")
+    run = sub.add_parser(
+        "run", help="landed data to published profiles: ingest, train what has no production "
+                    "model, build outputs, segments and profiles, publish")
+    run.add_argument("--start", help="first day (default: the first landed day)")
+    run.add_argument("--end", help="last day (default: the last landed day)")
+    run.add_argument("--retrain", action="store_true",
+                     help="fit every model anew, not only those without a production version")
+    run.add_argument("--skip-snapshots", action="store_true", help="do not reload users/products")
+    run.set_defaults(func=cmd_run)
+
+    train = sub.add_parser("train", help="fit models by hand (promoted when their checks pass)")
+    train.add_argument("models", nargs="*", metavar="MODEL",
+                       help=f"any of {', '.join(MODEL_ORDER)} (default: all, in that order)")
+    train.set_defaults(func=cmd_train)
+
+    mat = sub.add_parser("materialize", help="every daily asset for a range of days with the "
+                                             "production models (one run of daily_assets)")
     mat.add_argument("--start", help="first day (default: first landing day)")
     mat.add_argument("--end", help="last day (default: last landing day)")
     mat.add_argument("--skip-snapshots", action="store_true", help="do not reload users/products")

@@ -524,6 +524,9 @@ def user_factors(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -
     partition day. Items the model has no factors for are left out of r_u and counted; a user
     with no known item gets no row (recommendations gives them the popularity fallback)."""
     days = list(context.partition_keys)
+    skipped = registry.skip_without_production(context, warehouse, MODEL_NAME, days)
+    if skipped:
+        return skipped
     per_day = []
     version = None
     for key in days:
@@ -589,6 +592,9 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
     svd_model's reconstruction (source 'svd'); the others by the model's popularity (buyers in
     its window; source 'popularity'). Fails if the day's factors came from another version."""
     days = list(context.partition_keys)
+    skipped = registry.skip_without_production(context, warehouse, MODEL_NAME, days)
+    if skipped:
+        return skipped
     per_day = []
     version = None
     for key in days:

@@ -22,7 +22,7 @@ import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 
 from profiling_assets import settings, sql
-from profiling_assets.metadata import counts_table, markdown_table, preview
+from profiling_assets.metadata import counts_table, days_label, markdown_table, preview
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 
@@ -43,8 +43,14 @@ CHUNK_BYTES = 64 * 1024 * 1024
 BATCH_ROWS = 32_768
 
 
+# An empty file of this name in a day's folder says the day is complete: with no event files
+# beside it the day is an empty (closed) day even when no later day has landed yet.
+COMPLETE_MARKER = "_SUCCESS"
+
+
 class NoLandingFilesError(Exception):
-    """A day was asked for whose landing folder holds no event files."""
+    """A day was asked for whose data has not landed: its folder holds no event files and
+    neither a completion marker nor a later day says that the day is over."""
 
 
 def file_format(path: Path) -> str | None:
@@ -61,8 +67,8 @@ def landing_files(folder: Path) -> tuple[list[tuple[Path, str]], list[Path]]:
         return [], []
     supported, ignored = [], []
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        if path.name.startswith("."):
-            continue  # editor and OS droppings (.DS_Store, partial uploads)
+        if path.name.startswith((".", "_")):
+            continue  # editor and OS droppings (.DS_Store, partial uploads), _SUCCESS markers
         fmt = file_format(path)
         if fmt:
             supported.append((path, fmt))
@@ -167,12 +173,25 @@ def load_events_file(
     return report
 
 
+def day_is_over(day: str, folder: Path, data_dir: Path) -> bool:
+    """A day without event files is an empty day (closed shop, outage), not missing data, when
+    its folder carries the completion marker or a later day has landed."""
+    if (folder / COMPLETE_MARKER).is_file():
+        return True
+    landed = settings.landed_days(data_dir)
+    return bool(landed) and landed[-1] > day
+
+
 @dataclass
 class DayReport:
     day: str
     folder: Path
     files: list[FileReport]
     ignored: list[Path]
+
+    @property
+    def empty(self) -> bool:
+        return not self.files
 
     @property
     def lines_read(self) -> int:
@@ -194,11 +213,12 @@ def ingest_day(
     """Replace one day of the raw layer with the contents of its landing folder, atomically."""
     folder = settings.events_landing_dir(day, data_dir)
     files, ignored = landing_files(folder)
-    if not files:
+    if not files and not day_is_over(day, folder, data_dir):
         found = f" (it holds only unsupported files: {[p.name for p in ignored]})" if ignored else ""
         raise NoLandingFilesError(
-            f"No landing files for {day}: looked in {folder}{found}. Expected event files named "
-            f"*{', *'.join(EVENT_FORMATS)} in that folder."
+            f"No landing files for {day} yet: looked in {folder}{found}, and no later day has "
+            f"landed. Expected event files named *{', *'.join(EVENT_FORMATS)}; if the day had no "
+            f"events (a closed day), create an empty {folder / COMPLETE_MARKER} to say so."
         )
     loaded_at = datetime.now(UTC)
     with transaction(con):
@@ -214,8 +234,12 @@ def _day_metadata(con: duckdb.DuckDBPyConnection, reports: list[DayReport]) -> d
     rejected = sum((r.rejected_by_reason for r in reports), Counter())
     seconds = sum(f.seconds for f in files)
     last = reports[-1].day
+    empty = [r.day for r in reports if r.empty]
     meta = {
-        "days": reports[0].day if len(reports) == 1 else f"{reports[0].day}..{last} ({len(reports)} days)",
+        "days": days_label([r.day for r in reports]),
+        "empty_days": (("no landing files: empty day" if len(reports) == 1 else
+                        f"{len(empty)} without landing files (empty days): {', '.join(empty)}")
+                       if empty else "none"),
         "dagster/row_count": accepted,
         "lines_read": lines,
         "accepted": accepted,
@@ -270,10 +294,13 @@ def raw_events(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     with warehouse.get_connection() as con:
         for day in days:
             report = ingest_day(con, day, data_dir, progress=context.log.debug)
-            context.log.info(
-                f"{day}: {report.lines_read:,} lines from {len(report.files)} file(s): "
-                f"{report.accepted:,} accepted, {sum(report.rejected_by_reason.values()):,} rejected"
-            )
+            if report.empty:
+                context.log.info(f"{day}: no landing files in {report.folder}: empty day")
+            else:
+                context.log.info(
+                    f"{day}: {report.lines_read:,} lines from {len(report.files)} file(s): "
+                    f"{report.accepted:,} accepted, "
+                    f"{sum(report.rejected_by_reason.values()):,} rejected")
             for path in report.ignored:
                 context.log.warning(f"{day}: ignored unsupported file {path}")
             reports.append(report)

@@ -17,7 +17,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from profiling_assets import settings, sql
-from profiling_assets.metadata import preview_file
+from profiling_assets.metadata import days_label, preview_file
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 
@@ -34,28 +34,38 @@ def build_user_profiles(con: duckdb.DuckDBPyConnection, day: str) -> None:
         sql.run(con, "refresh_user_profiles", day=day)
 
 
-def publish(con: duckdb.DuckDBPyConnection, day: str, target: Path | None = None) -> Path:
-    """Write the analysts' copy next to ``target`` and swap it in with one rename."""
+def remove_leftover_copies(target: Path) -> list[Path]:
+    """Temporary copies of runs that were killed mid-publish (``.<name>.<pid>.tmp`` and its
+    WAL): the caller holds the warehouse's write lock, so no other publish is in flight."""
+    leftovers = sorted(target.parent.glob(f".{target.name}.*.tmp*"))
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return leftovers
+
+
+def publish(con: duckdb.DuckDBPyConnection, target: Path | None = None) -> Path:
+    """Write the analysts' copy of the warehouse's newest state next to ``target`` and swap it
+    in with one rename. Called with the warehouse's write lock held, so copies are published
+    in the order of the states they show: the last one written is never an older state."""
     target = target or settings.published_path()
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftover_copies(target)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
-        leftover.unlink(missing_ok=True)
     quoted = str(tmp).replace("'", "''")  # ATTACH takes no parameters: quote the path
     con.execute(f"ATTACH '{quoted}' AS pub (STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')")
     try:
-        sql.run(con, "publish_profiles", day=day, now=datetime.now(UTC).replace(tzinfo=None))
+        sql.run(con, "publish_profiles", now=datetime.now(UTC).replace(tzinfo=None))
     finally:
         con.execute("DETACH pub")  # checkpoints: the file is complete before the rename
     os.replace(tmp, target)
     return target
 
 
-def published_counts(path: Path) -> dict[str, int]:
+def published_state(path: Path) -> tuple:
+    """(newest profile day, latest rows, history rows) as the published copy records them."""
     with duckdb.connect(str(path), read_only=True) as pub:
-        return dict(zip(("user_profiles", "history"),
-                        pub.execute("SELECT user_profiles_rows, history_rows FROM published").fetchone(),
-                        strict=True))
+        return pub.execute(
+            "SELECT profile_date, user_profiles_rows, history_rows FROM published").fetchone()
 
 
 @dg.asset(
@@ -75,8 +85,9 @@ def published_counts(path: Path) -> dict[str, int]:
                           description="Every model-derived value carries the version of the model "
                           "that produced it."),
         dg.AssetCheckSpec("published_copy_matches", asset="user_profiles",
-                          description="The published copy has as many rows as the warehouse's "
-                          "profiles.user_profiles."),
+                          description="The published copy shows the warehouse's newest state: "
+                          "its newest profile day, latest rows and 90 days of history, whatever "
+                          "day the run built."),
     ],
 )
 def user_profiles(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
@@ -91,14 +102,17 @@ def user_profiles(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
         day = days[-1]
         rows, duplicates, feature_users, no_segment, no_version, latest = sql.query(
             con, "check_user_profiles", day=day)[0]
-        path = publish(con, day)
+        path = publish(con)
+        newest = sql.query(con, "select_profiles_newest_state")[0]
         preview = preview_file(con, "preview_user_profiles", day=day)
         segments = sql.query(con, "summarize_profile_segments", day=day)
-    published = published_counts(path)
-    context.log.info(f"{day}: {rows:,} profiles; published {published['user_profiles']:,} "
-                     f"latest rows to {path}")
+    published = published_state(path)
+    context.log.info(f"{days_label(days)}: {rows:,} profiles on {day}; published the newest "
+                     f"state ({published[0]}, {published[1]:,} latest rows) to {path}")
     yield dg.MaterializeResult(metadata={
+        "days": days_label(days),
         "profile_date": day,
+        "published_profile_date": str(published[0]),
         "dagster/row_count": rows,
         "latest_rows": latest,
         "published_copy": dg.MetadataValue.path(str(path)),
@@ -116,7 +130,8 @@ def user_profiles(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
                               metadata={"users_without_segment": no_segment})
     yield dg.AssetCheckResult(check_name="model_versions_present", passed=no_version == 0,
                               metadata={"rows_missing_a_version": no_version})
-    yield dg.AssetCheckResult(check_name="published_copy_matches",
-                              passed=published["user_profiles"] == latest,
-                              metadata={"published_rows": published["user_profiles"],
-                                        "warehouse_rows": latest})
+    yield dg.AssetCheckResult(
+        check_name="published_copy_matches", passed=tuple(published) == tuple(newest),
+        metadata={"published_profile_date": str(published[0]), "warehouse_newest_day": str(newest[0]),
+                  "published_rows": published[1], "warehouse_rows": newest[1],
+                  "published_history_rows": published[2], "warehouse_history_rows": newest[2]})

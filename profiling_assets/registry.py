@@ -134,6 +134,18 @@ def production(con: duckdb.DuckDBPyConnection, model_name: str) -> ModelVersion 
     return ModelVersion.from_row(rows[0]) if rows else None
 
 
+def why_no_production(con: duckdb.DuckDBPyConnection, model_name: str) -> str:
+    """Why a model has no production version, in words a reader of the UI can act on."""
+    found = versions(con, model_name)
+    if not found:
+        return (f"no {model_name} has been trained: run `profiling-assets train {model_name}` "
+                f"(or `profiling-assets run`), or materialize the {model_name} asset")
+    latest = found[0]
+    return (f"no production {model_name}: the latest version {latest.version} is "
+            f"{latest.status} (its promotion check did not pass; see the {model_name} asset's "
+            "checks); its outputs are left out until a version is promoted")
+
+
 def require_production(con: duckdb.DuckDBPyConnection, model_name: str) -> ModelVersion:
     """The production version, or a clear error that says how to get one."""
     found = production(con, model_name)
@@ -158,3 +170,22 @@ def not_worse_than_production(con: duckdb.DuckDBPyConnection, model_name: str, m
         return True, f"{metric} {value:.4f} vs production {current.version} {reference:.4f} (tolerance {tolerance})"
     return False, (f"{metric} {value:.4f} is worse than production {current.version} "
                    f"({reference:.4f}) by more than {tolerance}")
+
+
+def skip_without_production(context: Any, warehouse: Any, model_name: str,
+                            days: list[str]) -> Any:
+    """For a daily asset that applies ``model_name``: None when a production version exists;
+    otherwise a materialization of no rows whose metadata says why (the day's outputs of that
+    model are left out, the rest of the daily chain goes on), with a warning in the run log."""
+    import dagster as dg
+
+    from profiling_assets.metadata import days_label
+
+    with warehouse.get_connection() as con:
+        if production(con, model_name) is not None:
+            return None
+        reason = why_no_production(con, model_name)
+    context.log.warning(f"{days_label(days)}: skipped: {reason}")
+    return dg.MaterializeResult(metadata={
+        "days": days_label(days), "dagster/row_count": 0, "model_version": "none",
+        "skipped": reason})

@@ -1,8 +1,13 @@
 """Jobs and the daily schedule: yesterday's partition of every daily (apply) asset, end to
 end; model (train) assets have their own jobs so a retrain never blocks the daily chain."""
 
+from datetime import date, timedelta
+from pathlib import Path
+
 import dagster as dg
 
+from profiling_assets import settings
+from profiling_assets.ingest import COMPLETE_MARKER, landing_files
 from profiling_assets.partitions import daily_partitions
 
 SNAPSHOT_ASSETS = ("raw_users", "raw_products")
@@ -66,7 +71,41 @@ train_segments_job = dg.define_asset_job(
 
 TRAIN_JOBS = (train_text_encoder_job, train_svd_job, train_segments_job)
 
-# Partition N is built shortly after day N ends (UTC), once the day's files have landed.
-daily_schedule = dg.build_schedule_from_partitioned_job(
-    daily_assets_job, hour_of_day=1, minute_of_hour=30, name="daily_assets_schedule",
+# How far back the schedule looks for days that were skipped (not landed yet, closed).
+CATCH_UP_DAYS = 31
+
+
+def scheduled_days(yesterday: date, materialized: set[str], data_dir: Path,
+                   first_partition: str) -> tuple[list[str], str | None]:
+    """The days one tick of the daily schedule runs, or a reason to skip.
+
+    Yesterday runs once its landing folder holds event files or the completion marker; it
+    brings along the earlier days of the last month that were never built (a day skipped
+    while its files were late, or a closed day without a folder: an empty day now that a
+    later day has landed)."""
+    folder = settings.events_landing_dir(yesterday.isoformat(), data_dir)
+    files, _ = landing_files(folder)
+    if not files and not (folder / COMPLETE_MARKER).is_file():
+        return [], (f"{yesterday}: no landing files yet in {folder} (event files or an empty "
+                    f"{COMPLETE_MARKER} marker for a day without events). The next tick runs it "
+                    "with the days missed; a backfill from the UI runs it earlier.")
+    first = max(yesterday - timedelta(days=CATCH_UP_DAYS - 1), date.fromisoformat(first_partition))
+    days = [(first + timedelta(days=i)).isoformat() for i in range((yesterday - first).days + 1)]
+    return [d for d in days if d not in materialized or d == yesterday.isoformat()], None
+
+
+@dg.schedule(
+    job=daily_assets_job, cron_schedule="30 1 * * *", execution_timezone="UTC",
+    name="daily_assets_schedule",
+    description="Builds yesterday's partition of every daily asset once its landing folder "
+                "holds files (or a _SUCCESS marker), with the days of the last month that were "
+                "skipped; skips with the folder's name while nothing has landed.",
 )
+def daily_schedule(context: dg.ScheduleEvaluationContext):
+    yesterday = context.scheduled_execution_time.date() - timedelta(days=1)
+    materialized = context.instance.get_materialized_partitions(dg.AssetKey("raw_events"))
+    days, reason = scheduled_days(yesterday, set(materialized), settings.data_dir(),
+                                  daily_partitions.start.date().isoformat())
+    if reason:
+        return dg.SkipReason(reason)
+    return [dg.RunRequest(run_key=day, partition_key=day) for day in days]

@@ -669,6 +669,9 @@ def user_segments(context: dg.AssetExecutionContext, warehouse: DuckDBResource) 
     text of the versions it was fitted with), with confidence 1 - d1/d2 from the distances to
     the two nearest centroids."""
     days = list(context.partition_keys)
+    skipped = registry.skip_without_production(context, warehouse, MODEL_NAME, days)
+    if skipped:
+        return skipped
     per_day = []
     model = None
     for key in days:

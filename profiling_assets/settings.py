@@ -27,10 +27,34 @@ def warehouse_path() -> Path:
 
 
 def start_date() -> str:
-    """First daily partition (``PROFILING_START_DATE``, ISO date)."""
-    value = os.environ.get("PROFILING_START_DATE", DEFAULT_START_DATE)
-    date.fromisoformat(value)  # fail at load time on a typo, not mid-run
-    return value
+    """First daily partition: ``PROFILING_START_DATE`` (ISO date) when set, else the first day
+    that has landed under ``<data>/landing/events/``, else 2026-10-01 (the demo's first day)."""
+    value = os.environ.get("PROFILING_START_DATE")
+    if value:
+        try:
+            date.fromisoformat(value)  # fail at load time on a typo, not mid-run
+        except ValueError:
+            raise ValueError(f"PROFILING_START_DATE={value!r} is not a date (YYYY-MM-DD)") from None
+        return value
+    landed = landed_days()
+    return landed[0] if landed else DEFAULT_START_DATE
+
+
+def landed_days(root: Path | None = None) -> list[str]:
+    """The days that have a landing folder (``landing/events/dt=YYYY-MM-DD``), in order."""
+    folder = landing_dir(root) / "events"
+    if not folder.is_dir():
+        return []
+    days = []
+    for path in folder.glob("dt=*"):
+        day = path.name.removeprefix("dt=")
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            continue  # not a day folder (dt=latest, dt=2026-13-01): never a partition
+        if path.is_dir():
+            days.append(day)
+    return sorted(days)
 
 
 def duckdb_memory_limit() -> str:

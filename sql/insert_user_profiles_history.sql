@@ -1,12 +1,25 @@
 -- One profile row per user of user_features on $day, assembled from every layer of that day.
--- Lifetime value accumulates from the previous day's row (net revenue of the day added); a
--- user without a row on the day before starts from the 90-day window's net revenue, and
--- lifetime_value_since says from when the sum runs.
+-- Cumulative values (first_seen_date, lifetime_value) are sums over the user's whole history of
+-- user_daily_activity up to $day, never carried over from the previous day's row: a day's
+-- profile is the same whether days are built in order, out of order, in one range or with
+-- gaps. The per-user-day table is far smaller than the events, and only the day's users are
+-- read; lifetime_value_since is the first day of activity the warehouse holds.
 INSERT INTO profiles.user_profiles_history
 WITH registered AS (
     SELECT user_id, arg_max(signup_date, loaded_at) AS signup_date, arg_max(age, loaded_at) AS age,
            arg_max(gender, loaded_at) AS gender, arg_max(city, loaded_at) AS city
     FROM raw.users GROUP BY user_id
+),
+lifetime AS (
+    SELECT a.user_id, min(a.activity_date) AS first_seen_date,
+           sum(a.revenue) - sum(a.refunds) AS lifetime_value
+    FROM features.user_daily_activity a
+    SEMI JOIN features.user_features f ON f.user_id = a.user_id AND f.feature_date = $day
+    WHERE a.activity_date <= $day
+    GROUP BY a.user_id
+),
+history_start AS (
+    SELECT min(activity_date) AS since FROM features.user_daily_activity WHERE activity_date <= $day
 ),
 recommended AS (
     -- the most recent recommendations of the last 30 days (users are recommended to on the
@@ -24,13 +37,12 @@ SELECT f.feature_date, f.user_id,
             WHEN u.age < 45 THEN '35-44' WHEN u.age < 55 THEN '45-54' WHEN u.age < 65 THEN '55-64'
             ELSE '65+' END,
        u.gender, u.city,
-       least(coalesce(p.first_seen_date, f.first_seen_date), f.first_seen_date),
+       least(coalesce(l.first_seen_date, f.first_seen_date), f.first_seen_date),
        f.last_seen_date, f.last_purchase_date, f.days_since_last_visit, f.days_since_last_purchase,
        f.orders_90d, f.revenue_90d, f.rfm_recency, f.rfm_frequency, f.rfm_monetary, f.rfm_code,
        f.aov_90d,
-       CASE WHEN p.user_id IS NULL THEN f.revenue_90d - f.refunds_90d
-            ELSE p.lifetime_value + coalesce(a.revenue, 0) - coalesce(a.refunds, 0) END,
-       coalesce(p.lifetime_value_since, f.feature_date - 89),
+       coalesce(l.lifetime_value, f.revenue_90d - f.refunds_90d),
+       coalesce(hs.since, f.first_seen_date),
        f.top_categories, f.top_category, f.top_brands, f.top_brand,
        f.price_ratio_90d, f.share_below_median_90d,
        CASE WHEN f.price_ratio_90d IS NULL THEN NULL
@@ -45,10 +57,8 @@ SELECT f.feature_date, f.user_id,
        $now
 FROM features.user_features f
 LEFT JOIN registered u USING (user_id)
-LEFT JOIN profiles.user_profiles_history p
-       ON p.user_id = f.user_id AND p.profile_date = $day::DATE - 1
-LEFT JOIN features.user_daily_activity a
-       ON a.user_id = f.user_id AND a.activity_date = $day
+LEFT JOIN lifetime l USING (user_id)
+CROSS JOIN history_start hs
 LEFT JOIN ml.user_segments s ON s.user_id = f.user_id AND s.segment_date = $day
 LEFT JOIN ml.user_text_profile t ON t.user_id = f.user_id AND t.profile_date = $day
 LEFT JOIN recommended r ON r.user_id = f.user_id

@@ -1,12 +1,14 @@
 -- The analysts' copy, written into the freshly attached database `pub` (a 1.x-readable
--- storage version): the latest profiles, 90 days of history, the production segments and
--- the latest recommendations, plus what was published when.
+-- storage version). It always shows the warehouse's newest state, whatever day the run built:
+-- the latest profile per user, the 90 days of history ending on the newest profile day, the
+-- production segments and each user's latest recommendations of the 30 days ending then,
+-- plus what was published when.
 CREATE TABLE pub.user_profiles AS
 SELECT * FROM profiles.user_profiles ORDER BY user_id;
 
 CREATE TABLE pub.user_profiles_history AS
 SELECT * FROM profiles.user_profiles_history
-WHERE profile_date > $day::DATE - 90 AND profile_date <= $day
+WHERE profile_date > (SELECT max(profile_date) FROM profiles.user_profiles_history) - 90
 ORDER BY profile_date, user_id;
 
 CREATE TABLE pub.segments AS
@@ -16,9 +18,11 @@ WHERE s.model_version IN (SELECT DISTINCT segment_model_version FROM profiles.us
 ORDER BY s.model_version, s.segment_id;
 
 CREATE TABLE pub.recommendations AS
-WITH latest AS (
-    SELECT user_id, max(rec_date) AS rec_date FROM ml.recommendations
-    WHERE rec_date BETWEEN $day::DATE - 29 AND $day GROUP BY user_id
+WITH newest AS (
+    SELECT max(profile_date) AS day FROM profiles.user_profiles_history
+), latest AS (
+    SELECT user_id, max(rec_date) AS rec_date FROM ml.recommendations, newest
+    WHERE rec_date BETWEEN newest.day - 29 AND newest.day GROUP BY user_id
 )
 SELECT r.user_id, r.rec_date, r.rank, r.product_id, p.title, p.category, p.price, r.score,
        r.source, r.model_version
@@ -28,6 +32,7 @@ LEFT JOIN raw.products p USING (product_id)
 ORDER BY r.user_id, r.rank;
 
 CREATE TABLE pub.published AS
-SELECT $day::DATE AS profile_date, $now::TIMESTAMP AS published_at,
+SELECT (SELECT max(profile_date) FROM pub.user_profiles_history) AS profile_date,
+       $now::TIMESTAMP AS published_at,
        (SELECT count(*) FROM pub.user_profiles) AS user_profiles_rows,
        (SELECT count(*) FROM pub.user_profiles_history) AS history_rows;

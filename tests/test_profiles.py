@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -51,8 +51,9 @@ def craft_user(con: duckdb.DuckDBPyConnection) -> None:
                rfm_recency=5, rfm_frequency=4, rfm_monetary=3, rfm_code="R5F4M3",
                price_ratio_90d=0.8, share_below_median_90d=0.75, top_category="books",
                preferred_hour_band="evening", preferred_weekday="Sunday")
-    insert(con, "features.user_daily_activity", activity_date=date(2026, 10, 2), user_id="U1",
-           revenue=30.0, refunds=5.0)
+    for day, revenue, refunds in ((date(2026, 9, 1), 100.0, 0.0), (date(2026, 10, 2), 30.0, 5.0)):
+        insert(con, "features.user_daily_activity", activity_date=day, user_id="U1",
+               revenue=revenue, refunds=refunds)
     insert(con, "ml.user_segments", segment_date=date(2026, 10, 2), user_id="U1",
            model_version="seg-1", segment_id=3, segment_name="Bargain hunters", confidence=0.8)
     con.execute("INSERT INTO ml.user_text_profile VALUES ('2026-10-02', 'U1', 'enc-1', 3, 1, 1, 1, "
@@ -73,9 +74,9 @@ def test_crafted_user_profile(con):
     got = dict(zip(cols, row, strict=True))
     assert got["profile_date"] == date(2026, 10, 2) and got["age_band"] == "35-44"
     assert (got["gender"], got["city"], got["signup_date"]) == ("f", "Lyon", date(2026, 3, 2))
-    # day 1 starts from the window's net revenue (120 - 20); day 2 adds its own net 30 - 5
+    # net revenue of every day of history up to the profile day: 100 by day 1, + (30 - 5) by day 2
     assert got["lifetime_value"] == pytest.approx(125.0)
-    assert got["lifetime_value_since"] == date(2026, 10, 1) - timedelta(days=89)
+    assert got["lifetime_value_since"] == date(2026, 9, 1)
     assert got["rfm_code"] == "R5F4M3" and got["aov_90d"] == 50.0
     assert got["price_sensitivity"] == "high"
     assert (got["segment_id"], got["segment_name"], got["segment_confidence"]) == (3, "Bargain hunters", 0.8)
@@ -97,7 +98,7 @@ def test_published_copy_opens_in_the_duckdb_1x_cli(con, tmp_path):
         pytest.skip("the duckdb CLI (duckdb-cli, a dev dependency) is not installed")
     craft_user(con)
     profiles.build_user_profiles(con, "2026-10-01")
-    path = profiles.publish(con, "2026-10-01", tmp_path / "profiles.duckdb")
+    path = profiles.publish(con, tmp_path / "profiles.duckdb")
     out = subprocess.run([cli, "-readonly", "-csv", str(path), "-c",
                           "SELECT version(), count(*), any_value(rfm_code) FROM user_profiles"],
                          capture_output=True, text=True, check=True).stdout
@@ -126,7 +127,7 @@ def test_readers_see_only_complete_copies_while_publishing(con, tmp_path):
     insert(con, "features.user_features", feature_date=date(2026, 10, 1), user_id="U0",
            first_seen_date=date(2026, 10, 1), last_seen_date=date(2026, 10, 1), rfm_code="R1F1M1")
     profiles.build_user_profiles(con, "2026-10-01")
-    profiles.publish(con, "2026-10-01", target)
+    profiles.publish(con, target)
     reader = subprocess.Popen([sys.executable, "-c", READER, str(target), "6"],
                               stdout=subprocess.PIPE, text=True)
     sizes, end = set(), time.time() + 5
@@ -137,7 +138,7 @@ def test_readers_see_only_complete_copies_while_publishing(con, tmp_path):
                     "FROM features.user_features f, range(2000) t(i) WHERE f.user_id = 'U0'", [n])
         n += 2000
         profiles.build_user_profiles(con, "2026-10-01")
-        profiles.publish(con, "2026-10-01", target)
+        profiles.publish(con, target)
         sizes.add(n)
     out = json.loads(reader.communicate(timeout=60)[0])
     assert out["errors"] == []

@@ -1,0 +1,282 @@
+"""Runs of the project's jobs started from the command line.
+
+Each run is created in the Dagster instance with the code location's origin, so the UI lists
+it under its job and assets and can re-execute it, and is executed in this process (one
+import of TensorFlow and Dagster for a whole command, not one per step). A range of days is
+one run per job: the assets loop over the run's partition range.
+
+Before a run takes the warehouse's pool slot, runs of this instance whose process has died
+(killed, crashed, rebooted) are marked failed and their slots given back; while another live
+run holds the slot, the wait is shown, and it ends with a clear message after a time limit.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.definitions.reconstruct import ReconstructableRepository
+from dagster._core.events import DagsterEventType
+from dagster._core.execution.api import execute_run_iterator
+from dagster._core.remote_origin import RemoteRepositoryOrigin
+from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
+from dagster._core.workspace.load import location_origin_from_module_name
+
+MODULE = "profiling_assets.definitions"
+LOCATION = "profiling_assets"  # as workspace.yaml and [tool.dagster] name the code location
+REPOSITORY = "__repository__"  # Dagster's name for the one repository of a Definitions object
+POOL = "duckdb"
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Instance settings when DAGSTER_HOME is unset and the folder has none: the one-writer pool.
+DEFAULT_INSTANCE_YAML = """\
+concurrency:
+  pools:
+    default_limit: 1
+run_monitoring:
+  enabled: true
+  free_slots_after_run_end_seconds: 30
+telemetry:
+  enabled: false
+"""
+ACTIVE = [DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.CANCELING]
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+class RunFailed(RuntimeError):
+    """A run ended without success; the message names the failed steps and the run id."""
+
+
+def pool_wait_seconds() -> float:
+    """How long a run waits for the warehouse's pool slot held by another live run
+    (``PROFILING_POOL_WAIT_SECONDS``, default 1800)."""
+    value = os.environ.get("PROFILING_POOL_WAIT_SECONDS", "1800")
+    try:
+        return float(value)
+    except ValueError:
+        raise SystemExit(f"PROFILING_POOL_WAIT_SECONDS={value!r} is not a number of seconds") from None
+
+
+def instance() -> dg.DagsterInstance:
+    """The instance under DAGSTER_HOME; without one, ``./.dagster_home`` (created with the
+    project's instance settings), so that runs persist and the UI started from here sees them."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        folder = Path(".dagster_home").resolve()
+        folder.mkdir(exist_ok=True)
+        settings_file = folder / "dagster.yaml"
+        if not settings_file.exists():
+            project = Path("dagster.yaml")
+            settings_file.write_text(project.read_text() if project.is_file() else DEFAULT_INSTANCE_YAML)
+        os.environ["DAGSTER_HOME"] = str(folder)
+    return dg.DagsterInstance.get()
+
+
+def repository_origin() -> RemoteRepositoryOrigin:
+    """The origin the UI's code location gives this repository (module, location name)."""
+    location = location_origin_from_module_name(MODULE, None, None, LOCATION, None)
+    return RemoteRepositoryOrigin(location, REPOSITORY)
+
+
+# ----------------------------------------------------------------------------- dead runs
+
+
+def _run_pid(inst: dg.DagsterInstance, run_id: str) -> int | None:
+    """The process that wrote the run's newest Dagster event (every event records its pid)."""
+    records = inst.get_records_for_run(run_id, limit=50, ascending=False).records
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        if event is not None and event.pid:
+            return event.pid
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def recover_dead_runs(inst: dg.DagsterInstance, say: Callable[[str], None] = say) -> list[str]:
+    """Mark runs that the instance believes active but whose process is gone as failed, and
+    give back the pool slots they held or waited for. Only runs of this host are judged (a pid
+    means nothing elsewhere): the run's events carry the pid; the run's tags, the host."""
+    host = socket.gethostname()
+    recovered = []
+    for run in inst.get_runs(filters=RunsFilter(statuses=ACTIVE)):
+        if run.tags.get("profiling/host", host) != host:
+            continue
+        pid = _run_pid(inst, run.run_id)
+        if pid is None or _alive(pid):
+            continue
+        inst.report_run_failed(
+            run, f"The process of this run (pid {pid}) is gone: it was killed or crashed. "
+                 "Marked failed and its concurrency slots freed by profiling-assets.")
+        inst.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        say(f"  run {run.run_id} ({run.job_name}) was left {run.status.value} by a process "
+            f"that is gone (pid {pid}): marked failed, its {POOL} pool slot freed")
+        recovered.append(run.run_id)
+    # slots still claimed by runs that have ended (a crash between the end and the release)
+    info = inst.event_log_storage.get_concurrency_info(POOL)
+    for run_id in {s.run_id for s in info.claimed_slots} | {s.run_id for s in info.pending_steps}:
+        run = inst.get_run_by_id(run_id)
+        if run is None or run.is_finished:
+            inst.event_log_storage.free_concurrency_slots_for_run(run_id)
+            say(f"  freed the {POOL} pool slot left by finished run {run_id}")
+            recovered.append(run_id)
+    return recovered
+
+
+def wait_for_pool(inst: dg.DagsterInstance, timeout: float | None = None,
+                  say: Callable[[str], None] = say, poll: float = 2.0) -> None:
+    """Return once no live run holds the warehouse's pool slot; say who holds it meanwhile,
+    and give up after ``timeout`` seconds with a message that names the holder."""
+    timeout = pool_wait_seconds() if timeout is None else timeout
+    started = time.monotonic()
+    last_said = None
+    while True:
+        recover_dead_runs(inst, say)
+        claimed = inst.event_log_storage.get_concurrency_info(POOL).claimed_slots
+        if not claimed:
+            return
+        holders = sorted({(s.run_id, s.step_key) for s in claimed})
+        names = ", ".join(f"run {run_id} ({_job_name(inst, run_id)}, step {step})"
+                          for run_id, step in holders)
+        waited = time.monotonic() - started
+        if waited >= timeout:
+            raise SystemExit(
+                f"gave up after {waited:.0f} s waiting for the {POOL} pool slot (the warehouse's "
+                f"one writer), held by {names}. Wait for that run to finish or terminate it in "
+                "the UI; PROFILING_POOL_WAIT_SECONDS sets how long to wait.")
+        if last_said is None or time.monotonic() - last_said >= 30:
+            say(f"  waiting for the {POOL} pool slot, held by {names} "
+                f"({waited:.0f} s so far, giving up after {timeout:.0f} s)")
+            last_said = time.monotonic()
+        time.sleep(poll)
+
+
+def _job_name(inst: dg.DagsterInstance, run_id: str) -> str:
+    run = inst.get_run_by_id(run_id)
+    return run.job_name if run else "unknown run"
+
+
+# ----------------------------------------------------------------------------- launching
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    job_name: str
+    success: bool
+    seconds: float
+    failed_steps: list[tuple[str, str]] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)
+    blocked_by_checks: bool = False
+    materialized: dict[str, int] = field(default_factory=dict)
+
+
+def partition_tags(first: str | None, last: str | None) -> dict[str, str]:
+    """One day as a partition key; several as a range that the assets loop over in one run."""
+    if first is None:
+        return {}
+    if last is None or last == first:
+        return {"dagster/partition": first}
+    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt  # lets Dagster end the run as failed instead of leaving it STARTED
+
+
+def launch(inst: dg.DagsterInstance, job_name: str, first: str | None = None,
+           last: str | None = None, *, say: Callable[[str], None] = say,
+           ui_url: str | None = None) -> RunOutcome:
+    """Create a run of ``job_name`` (for the day range first..last) with the code location's
+    origin and execute it in this process; report progress per step."""
+    wait_for_pool(inst, say=say)
+    recon_job = ReconstructableRepository.for_module(
+        MODULE, "defs", working_directory=os.getcwd()).get_reconstructable_job(job_name)
+    job_def = recon_job.get_definition()
+    tags = {**partition_tags(first, last), "profiling/host": socket.gethostname(),
+            "profiling/launched_by": "profiling-assets"}
+    run = inst.create_run_for_job(
+        job_def=job_def, run_config=QUIET_LOGS, tags=tags,
+        remote_job_origin=repository_origin().get_job_origin(job_name),
+        job_code_origin=recon_job.get_python_origin())
+    span = "" if first is None else f" {first}" + (f"..{last}" if last and last != first else "")
+    link = f" {ui_url.rstrip('/')}/runs/{run.run_id}" if ui_url else ""
+    say(f"  {job_name}{span}: run {run.run_id}{link}")
+
+    outcome = RunOutcome(run.run_id, job_name, False, 0.0)
+    started = time.perf_counter()
+    step_started: dict[str, float] = {}
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        for event in execute_run_iterator(recon_job, run, inst):
+            _follow(event, outcome, step_started, say)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    outcome.seconds = time.perf_counter() - started
+    final = inst.get_run_by_id(run.run_id)
+    outcome.success = final is not None and final.status == DagsterRunStatus.SUCCESS
+    outcome.blocked_by_checks = bool(outcome.failed_steps) and all(
+        "DagsterAssetCheckFailedError" in kind for _, kind in outcome.failed_steps)
+    return outcome
+
+
+def _follow(event, outcome: RunOutcome, step_started: dict[str, float],
+            say: Callable[[str], None]) -> None:
+    kind = event.event_type
+    if kind == DagsterEventType.STEP_START:
+        step_started[event.step_key] = time.perf_counter()
+    elif kind == DagsterEventType.ASSET_MATERIALIZATION:
+        mat = event.event_specific_data.materialization
+        rows = mat.metadata.get("dagster/row_count")
+        key = mat.asset_key.to_user_string()
+        outcome.materialized[key] = outcome.materialized.get(key, 0) + int(rows.value if rows else 0)
+        skipped = mat.metadata.get("skipped")
+        if skipped:
+            say(f"    {key}: skipped: {skipped.value}")
+    elif kind == DagsterEventType.STEP_SUCCESS:
+        seconds = time.perf_counter() - step_started.get(event.step_key, time.perf_counter())
+        say(f"    {event.step_key} done in {seconds:.1f}s")
+    elif kind == DagsterEventType.STEP_FAILURE:
+        error = event.event_specific_data.error
+        message = error.message.strip() if error else "unknown error"
+        cls = (error.cls_name or "") if error else ""
+        outcome.failed_steps.append((event.step_key, cls))
+        if "DagsterAssetCheckFailedError" not in cls:
+            say(f"    step {event.step_key} failed: {message}")
+    elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
+        data = event.event_specific_data
+        if not data.passed:
+            name = f"{data.asset_key.to_user_string()}:{data.check_name}"
+            outcome.failed_checks.append(name)
+            say(f"    check failed: {name}")
+
+
+def run_job(inst: dg.DagsterInstance, job_name: str, first: str | None = None,
+            last: str | None = None, *, allow_blocked: bool = False,
+            say: Callable[[str], None] = say) -> RunOutcome:
+    """``launch`` and stop the command on failure. A model's failed blocking check is an
+    outcome, not a crash (the version stays a candidate), when ``allow_blocked``."""
+    outcome = launch(inst, job_name, first, last, say=say)
+    if not outcome.success and not (allow_blocked and outcome.blocked_by_checks):
+        raise RunFailed(f"{job_name} failed (run {outcome.run_id}); its steps and logs are in the "
+                        "UI (`make ui`) under Runs")
+    say(f"  {job_name} {'done' if outcome.success else 'ended (blocking check failed)'} "
+        f"in {outcome.seconds:.1f}s")
+    return outcome
+
