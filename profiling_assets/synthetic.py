@@ -9,6 +9,10 @@ exact outcomes and the profiles for recovering the archetypes.
 The output is a pure function of the arguments (numpy generators seeded from the seed and
 the day index; no clock, no salted ``hash()``). Each day is generated in chunks of sessions
 in start-time order and streamed to disk, so memory does not grow with the number of events.
+
+``generate_orders`` (``generate --profile orders``) writes another kind of source: an
+order-line export in the style of "Online Retail" (invoice lines only, re-orders, closed
+days, no categories); see the "orders profile" section and docs/orders_profile.md.
 """
 
 from __future__ import annotations
@@ -645,11 +649,14 @@ class _Sink:
 
 
 class _Writer:
-    """Renders events of one day file; records are whatever the format writes per line."""
+    """Renders events of one day file; records are whatever the format writes per line.
+
+    world is the demo's (render() reads it); the orders profile passes None and hands over
+    finished columns through render_columns()."""
 
     supports_malformed = False
 
-    def __init__(self, path: Path, world: _World, day: date):
+    def __init__(self, path: Path, world: _World | None, day: date):
         self.path, self.world, self.day = path, world, day
         self.event_prefix, self.session_prefix = f"e{day:%Y%m%d}-", f"S{day:%Y%m%d}-"
 
@@ -664,6 +671,12 @@ class _Writer:
 
     def render_row(self, row: dict[str, Any]) -> Any:
         raise NotImplementedError
+
+    def render_columns(self, columns: dict[str, list]) -> list[Any]:
+        """Records from equally long value lists keyed by contract column (absent = None)."""
+        n = len(next(iter(columns.values()), []))
+        blank = [None] * n
+        return list(zip(*(columns.get(c, blank) for c in COLUMNS)))
 
     def write(self, records: list[Any]) -> None:
         raise NotImplementedError
@@ -695,7 +708,7 @@ class _Writer:
 class _JsonlWriter(_Writer):
     supports_malformed = True
 
-    def __init__(self, path: Path, world: _World, day: date, compress: bool):
+    def __init__(self, path: Path, world: _World | None, day: date, compress: bool):
         super().__init__(path, world, day)
         self.sink = _Sink(path, compress)
 
@@ -723,6 +736,11 @@ class _JsonlWriter(_Writer):
     def render_row(self, row: dict[str, Any]) -> str:
         return json.dumps(row, separators=(",", ":"), ensure_ascii=False)
 
+    def render_columns(self, columns: dict[str, list]) -> list[str]:
+        # absent fields are left out of the object, as in the demo's lines
+        return [self.render_row({k: v for k, v in zip(COLUMNS, row) if v is not None})
+                for row in super().render_columns(columns)]
+
     def write(self, records: list[str]) -> None:
         if records:
             self.sink.write(("\n".join(records) + "\n").encode())
@@ -734,7 +752,7 @@ class _JsonlWriter(_Writer):
 class _CsvWriter(_Writer):
     """Records are row tuples (None = empty field); the csv module quotes as needed."""
 
-    def __init__(self, path: Path, world: _World, day: date):
+    def __init__(self, path: Path, world: _World | None, day: date):
         super().__init__(path, world, day)
         self.sink = _Sink(path, compress=False)
         self.sink.write((",".join(COLUMNS) + "\n").encode())
@@ -764,7 +782,7 @@ def _row_tuples(writer: _Writer, b: _Batch, eids: np.ndarray, ts: list[str]) -> 
 class _ParquetWriter(_Writer):
     ROW_GROUP = 200_000
 
-    def __init__(self, path: Path, world: _World, day: date):
+    def __init__(self, path: Path, world: _World | None, day: date):
         import pyarrow as pa
 
         super().__init__(path, world, day)
@@ -804,7 +822,7 @@ class _ParquetWriter(_Writer):
         self.out.close()
 
 
-def _writer(path: Path, fmt: str, world: _World, day: date) -> _Writer:
+def _writer(path: Path, fmt: str, world: _World | None, day: date) -> _Writer:
     if fmt in ("jsonl", "jsonl.gz"):
         return _JsonlWriter(path, world, day, compress=fmt == "jsonl.gz")
     if fmt == "csv":
@@ -1279,16 +1297,581 @@ def generate(data_dir: Path, *, users: int = 2000, products: int = 300, days: in
     return summary
 
 
+# --------------------------------------------------------------------------- orders profile
+#
+# An order-line export in the style of the public "Online Retail" data: one line per product
+# of an invoice, purchases and returns only; no browsing, searches, reviews, categories or
+# brands. It keeps testable what such exports bring to the pipeline: closed days (no landing
+# folder at all), heavy re-ordering, wholesale invoices whose many lines share one minute,
+# customers without a registration row and lines without a customer.
+
+PROFILES = {
+    "demo": "a web-shop event log: views, carts, purchases, returns, searches and reviews of "
+            "users with planted archetypes, a catalogue with categories and brands, bots and "
+            "planted dirt (the default)",
+    "orders": "an order-line export like 'Online Retail': invoice lines only (purchase, "
+              "return), wholesale and retail customers who mostly re-order what they bought "
+              "before, ~2% of lines without a customer, the shop closed on Saturdays and "
+              "24 Dec - 1 Jan (no landing folder), no categories, brands or reviews",
+}
+
+# Product descriptions: [size] [colour] style thing, e.g. "WHITE HANGING HEART T-LIGHT
+# HOLDER". Things belong to a theme (never written: it only shapes customers' tastes, as a
+# gift shop stocks some lines and not others) and carry a typical unit price in GBP.
+ORDER_THEMES: dict[str, list[tuple[str, float]]] = {
+    "home": [("T-LIGHT HOLDER", 2.95), ("LANTERN", 4.95), ("PHOTO FRAME", 3.75),
+             ("CUSHION COVER", 3.75), ("DOORSTOP", 4.25), ("WALL CLOCK", 8.5), ("MIRROR", 6.95),
+             ("CANDLE", 1.25), ("COAT HANGER", 1.65)],
+    "kitchen": [("MUG", 1.25), ("TEA TOWEL", 0.85), ("CAKE CASES", 0.55), ("LUNCH BOX", 1.95),
+                ("JAM JAR", 0.85), ("CAKE TIN", 4.95), ("TEACUP AND SAUCER", 2.95),
+                ("MILK JUG", 2.1), ("APRON", 2.95)],
+    "party": [("PARTY BUNTING", 4.95), ("PAPER NAPKINS", 0.85), ("PAPER CHAIN KIT", 2.95),
+              ("PARTY BAG", 0.42), ("BIRTHDAY CARD", 0.42), ("BALLOONS", 0.65),
+              ("PAPER PLATES", 0.85)],
+    "christmas": [("CHRISTMAS DECORATION", 0.85), ("ADVENT CALENDAR", 2.95),
+                  ("STAR GARLAND", 1.65), ("BAUBLE", 0.65), ("CHRISTMAS STOCKING", 2.55),
+                  ("TREE TOPPER", 2.1)],
+    "garden": [("WATERING CAN", 1.65), ("PLANT POT", 1.25), ("BIRD HOUSE", 3.75),
+               ("GARDEN MARKER", 0.85), ("PLANT CAGE", 2.1), ("HAND TROWEL", 1.95)],
+    "bags": [("JUMBO BAG", 1.95), ("SHOPPER BAG", 2.1), ("WASHBAG", 2.55), ("PURSE", 1.65),
+             ("CHARLOTTE BAG", 0.85), ("LUNCH BAG", 1.65)],
+    "stationery": [("NOTEBOOK", 1.65), ("GIFT WRAP", 0.42), ("PENCIL CASE", 1.25),
+                   ("GREETING CARD", 0.42), ("STICKER SHEET", 0.85), ("RIBBON REEL", 1.65)],
+    "toys": [("JIGSAW", 2.95), ("SKIPPING ROPE", 1.45), ("SPINNING TOP", 0.85),
+             ("PLAYING CARDS", 1.25), ("SNAKES AND LADDERS", 3.75), ("SKITTLES", 2.1)],
+}
+ORDER_COLOURS = ["WHITE", "RED", "PINK", "BLUE", "GREEN", "IVORY", "CREAM", "BLACK", "GOLD",
+                 "SILVER", "PURPLE", "YELLOW"]
+ORDER_STYLES = ["HANGING HEART", "VINTAGE", "RETROSPOT", "REGENCY", "PAISLEY", "FLORAL",
+                "POLKADOT", "SPACEBOY", "WOODLAND", "STRAWBERRY", "BIRD", "STAR", "LOVE",
+                "ENGLISH ROSE", "DOILY", "GINGHAM"]
+ORDER_SIZES = [("", 1.0), ("SMALL ", 0.7), ("LARGE ", 1.4), ("JUMBO ", 1.8), ("SET OF 3 ", 2.4),
+               ("SET OF 6 ", 4.2)]
+ORDER_SIZE_WEIGHTS = np.array([0.6, 0.1, 0.1, 0.06, 0.09, 0.05])
+_THINGS = [(t, name, price) for t, items in enumerate(ORDER_THEMES.values())
+           for name, price in items]
+N_THEMES = len(ORDER_THEMES)
+POPULARITY_EXPONENT = 0.6  # Zipf exponent of global product popularity
+
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+# Relative volume by weekday (Thursday busiest, Sunday quiet, as in the real export) and a
+# pre-Christmas peak around mid-November.
+WEEKDAY_VOLUME = np.array([1.0, 1.05, 1.05, 1.2, 0.85, 0.6, 0.7])
+SEASON_PEAK_DOY, SEASON_WIDTH, SEASON_LIFT = 320, 30.0, 0.6
+CLOSED_SEASON = ((12, 24), (1, 1))  # closed from Dec 24 to Jan 1, inclusive
+SHOP_ZONE = "Europe/London"
+# Opening hours in local minutes [open, close). With a London offset of 0 or +1 h these keep
+# every invoice on the same date in UTC as locally, so a day lands in one dt= folder.
+OPEN_MINUTES = (8 * 60, 18 * 60)
+FIRST_INVOICE = 600_001
+FIRST_CUSTOMER = 12_346
+
+WHOLESALE_SHARE = 0.15
+WHOLESALE_PACKS = np.array([12, 24, 36, 48, 72, 96, 144])
+WHOLESALE_PACK_WEIGHTS = np.array([0.34, 0.24, 0.1, 0.12, 0.08, 0.06, 0.06])
+RETAIL_QTY_WEIGHTS = np.array([0.35, 0.25, 0.14, 0.11, 0.08, 0.07])  # 1..6 items
+BULK_MIN_QTY, P_BULK_PRICE, BULK_DISCOUNT = 48, 0.5, 0.85
+REPERTOIRE = {"wholesale": 300, "retail": 60}  # products a customer may ever buy
+FAVOURITE_DECAY = 0.7  # re-order weight of the k-th product a customer took up ~ (k+1)^-decay
+P_EXISTING_CUSTOMER = 0.6  # already a customer on the first day; others join during the year
+CUSTOMER_LIFETIME_DAYS = 500.0  # mean days from joining to the last possible order
+GUEST_LINE_SHARE = 0.02  # lines without a customer id
+GUEST_BASKET = 4.0  # mean lines of a guest invoice
+P_LINE_RETURNED = 0.025
+RETURN_DELAY_DAYS = (3, 36)  # calendar days after the purchase, [low, high)
+P_RETURN_ALL = 0.6  # a return gives back the whole line; otherwise part of it
+REGISTERED_SHARE = 0.10  # customers with a row in users.csv
+LINES_PER_CUSTOMER_DAY = 0.4  # default volume: 4,000 customers -> ~1,600 lines a trading day
+
+
+def _parse_weekdays(text: str) -> tuple[str, ...]:
+    """ "sat,sun" or "Saturday" -> ("sat", "sun") / ("sat",); "" or "none" -> ()."""
+    words = [w.strip().lower() for w in text.split(",") if w.strip()]
+    if words == ["none"]:
+        return ()
+    full = [f"{d}day" for d in ("mon", "tues", "wednes", "thurs", "fri", "satur", "sun")]
+    unknown = [w for w in words if w not in WEEKDAYS and w not in full]
+    if unknown:
+        raise ValueError(f"unknown weekday(s) {unknown}: use {', '.join(WEEKDAYS)} or 'none'")
+    return tuple(dict.fromkeys(w[:3] for w in words))  # in the order given, once each
+
+
+def _is_open(day: date, closed_weekdays: tuple[str, ...]) -> bool:
+    (m0, d0), (m1, d1) = CLOSED_SEASON
+    in_season = (day.month, day.day) >= (m0, d0) or (day.month, day.day) <= (m1, d1)
+    return not in_season and WEEKDAYS[day.weekday()] not in closed_weekdays
+
+
+def _utc_offset_minutes(day: date) -> int:
+    """The shop's UTC offset on a day. Clocks change at 01:00 UTC, before opening, so the
+    offset at noon holds for the whole trading day."""
+    from zoneinfo import ZoneInfo
+
+    offset = datetime(day.year, day.month, day.day, 12, tzinfo=ZoneInfo(SHOP_ZONE)).utcoffset()
+    return int(offset.total_seconds()) // 60 if offset else 0
+
+
+def _day_volume(day: date) -> float:
+    """Relative order volume of a day: weekday pattern times the pre-Christmas season."""
+    doy = day.timetuple().tm_yday
+    season = 1 + SEASON_LIFT * np.exp(-(((doy - SEASON_PEAK_DOY) / SEASON_WIDTH) ** 2))
+    return float(WEEKDAY_VOLUME[day.weekday()] * season)
+
+
+class _OrderCatalogue:
+    """Stock codes (colour variants share a number and differ by a letter), upper-case
+    descriptions, unit and bulk prices, and two things never written: a theme per product
+    and its global popularity (Zipf over a random ranking)."""
+
+    def __init__(self, rng: np.random.Generator, n: int):
+        self.n = n
+        # families: mostly one product, some 2-4 colour variants ("85123A", "85123B")
+        sizes = np.where(rng.random(n) < 0.9, 1, rng.integers(2, 5, n))
+        family = np.repeat(np.arange(n), sizes)[:n]
+        first = np.r_[True, family[1:] != family[:-1]]
+        variant = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0))
+        n_families = int(family[-1]) + 1
+        base = rng.choice(np.arange(10_002, max(90_000, 10_002 + 2 * n_families)), n_families,
+                          replace=False)
+        suffix = np.where(np.bincount(family)[family] > 1, np.array(list("ABCD"))[variant], "")
+        self.ids = np.array([f"{b}{s}" for b, s in zip(base[family].tolist(), suffix.tolist())],
+                            dtype=object)
+
+        thing = rng.integers(0, len(_THINGS), n_families)[family]
+        style = rng.integers(0, len(ORDER_STYLES), n_families)[family]
+        size = rng.choice(len(ORDER_SIZES), n_families, p=ORDER_SIZE_WEIGHTS)[family]
+        # variants of a family take neighbouring colours; single products often have none
+        colour = (rng.integers(0, len(ORDER_COLOURS), n_families)[family] + variant) \
+            % len(ORDER_COLOURS)
+        coloured = (np.bincount(family)[family] > 1) | (rng.random(n) < 0.6)
+        self.descriptions = [
+            f"{ORDER_SIZES[z][0]}{ORDER_COLOURS[c] + ' ' if has else ''}{ORDER_STYLES[s]} "
+            f"{_THINGS[t][1]}"
+            for z, c, has, s, t in zip(size.tolist(), colour.tolist(), coloured.tolist(),
+                                       style.tolist(), thing.tolist())]
+        self.theme = np.array([_THINGS[t][0] for t in thing.tolist()])
+
+        typical = np.array([p for _, _, p in _THINGS])[thing]
+        factor = np.array([f for _, f in ORDER_SIZES])[size]
+        raw = typical * factor * np.exp(rng.normal(0.0, 0.25, n_families))[family]
+        # shelf prices: 5p steps from a pound, pennies below
+        self.price = np.maximum(np.where(raw >= 1, np.round(raw * 20) / 20, np.round(raw, 2)),
+                                0.19)
+        self.bulk_price = np.maximum(np.round(self.price * BULK_DISCOUNT, 2), 0.1)
+        rank = rng.permutation(n)
+        self.log_pop = -POPULARITY_EXPONENT * np.log1p(rank)
+        self.pop_cum = _cumulative(np.exp(self.log_pop)).astype(np.float64)
+
+    def popular(self, rng: np.random.Generator, k: int) -> np.ndarray:
+        """k products drawn from global popularity (with replacement)."""
+        return np.minimum(np.searchsorted(self.pop_cum, rng.random(k), side="right"), self.n - 1)
+
+    def rows(self) -> list[list[Any]]:
+        # the export has one text per product and no category or brand
+        return [[pid, text, text, "", "", repr(float(price))]
+                for pid, text, price in zip(self.ids.tolist(), self.descriptions,
+                                            self.price.tolist())]
+
+
+class _Customers:
+    """Wholesale and retail customers: how often and how much they order, when they join,
+    and a personal repertoire. Each customer's taste list is an ordering of the catalogue
+    (global popularity times their themes); the k-th product they ever buy is the k-th on
+    that list, so "bought before" is simply a prefix of it (length ``known``)."""
+
+    def __init__(self, rng: np.random.Generator, n: int, catalogue: _OrderCatalogue,
+                 open_per_week: int, n_days: int):
+        self.n = n
+        self.ids = np.array([str(FIRST_CUSTOMER + i) for i in range(n)], dtype=object)
+        self.wholesale = rng.random(n) < WHOLESALE_SHARE
+        # orders per trading day: wholesale every 1-4 weeks (some weekly), retail a few times
+        # a year with a long tail (a few order weekly, many once or never in the year)
+        interval = np.clip(rng.lognormal(np.log(10.0), 0.45, n), 5.0, 35.0)
+        per_year = np.clip(rng.lognormal(np.log(2.0), 1.2, n), 0.3, 60.0)
+        self.rate = np.where(self.wholesale, 7.0 / interval, per_year / 52.0) / open_per_week
+        self.basket = np.where(self.wholesale,
+                               np.clip(rng.lognormal(np.log(25.0), 0.4, n), 6.0, 80.0),
+                               np.clip(rng.lognormal(np.log(4.0), 0.5, n), 1.5, 15.0))
+        self.p_reorder = rng.beta(8.0, 2.0, n)  # share of a basket bought before, ~0.8
+        self.peak = rng.uniform(9.0 * 60, 16.5 * 60, n)  # habitual ordering time, minutes
+        existing = rng.random(n) < P_EXISTING_CUSTOMER
+        # day indexes of the first and after the last possible order: customers join and
+        # leave all year, so the active base stays about level
+        self.join = np.where(existing, 0, rng.integers(0, n_days, n))
+        self.leave = self.join + np.ceil(rng.exponential(CUSTOMER_LIFETIME_DAYS, n)).astype(int)
+        self.signup = np.where(existing, -rng.integers(30, 1500, n),
+                               self.join - rng.integers(0, 15, n))  # days from the start
+        self.registered = rng.random(n) < REGISTERED_SHARE
+        self.taste_len = np.minimum(
+            np.where(self.wholesale, REPERTOIRE["wholesale"], REPERTOIRE["retail"]), catalogue.n)
+        self.taste = self._tastes(rng, catalogue)
+        self.known = np.zeros(n, dtype=np.int64)
+
+    def _tastes(self, rng: np.random.Generator, cat: _OrderCatalogue) -> np.ndarray:
+        """Per customer, the first taste_len products of a weighted draw without replacement
+        (Gumbel top-k on log popularity + log theme preference), most wanted first."""
+        width = int(self.taste_len.max())
+        theme_pref = np.log(rng.dirichlet(np.full(N_THEMES, 0.6), self.n) + 1e-9)
+        out = np.empty((self.n, width), dtype=np.int32)
+        for lo in range(0, self.n, 512):  # chunks bound the key matrix to a few MB
+            hi = min(lo + 512, self.n)
+            keys = (cat.log_pop[None, :] + theme_pref[lo:hi][:, cat.theme]
+                    + rng.gumbel(size=(hi - lo, cat.n)))
+            top = np.argpartition(-keys, width - 1, axis=1)[:, :width]
+            order = np.argsort(-np.take_along_axis(keys, top, axis=1), axis=1, kind="stable")
+            out[lo:hi] = np.take_along_axis(top, order, axis=1)
+        return out
+
+    def registration_rows(self, start: date) -> list[list[Any]]:
+        """Only a minority registered, and the export knows nothing but a sign-up date."""
+        signup = (np.datetime64(start.isoformat()) + self.signup).astype(str)
+        return [[self.ids[i], signup[i], "", "", "", "", ""]
+                for i in np.flatnonzero(self.registered).tolist()]
+
+    def truth_rows(self) -> list[list[Any]]:
+        # the demo's ground-truth header; the archetype is the customer kind, no categories
+        kinds = np.where(self.wholesale, "wholesale", "retail")
+        return [[uid, kind, "false", ""] for uid, kind in zip(self.ids.tolist(), kinds.tolist())]
+
+
+@dataclass
+class _Lines:
+    """Invoice lines as parallel arrays; inv indexes the day's invoices."""
+
+    inv: np.ndarray
+    prod: np.ndarray
+    qty: np.ndarray
+    price: np.ndarray
+    etype: np.ndarray
+
+
+class _OrderBook:
+    """Trading days in calendar order. Carries what later days depend on: what each customer
+    has bought (their known repertoire), returns falling due, the next invoice number."""
+
+    def __init__(self, seed: int, users: int, products: int, calendar: list[date],
+                 is_open: list[bool], closed_weekdays: tuple[str, ...],
+                 events_per_day: int | None):
+        self.seed, self.calendar = seed, calendar
+        self.catalogue = _OrderCatalogue(_rng(seed, 201), products)
+        self.customers = _Customers(_rng(seed, 202), users, self.catalogue,
+                                    7 - len(closed_weekdays), len(calendar))
+        self.next_invoice = FIRST_INVOICE
+        self.pending: dict[int, list[tuple[np.ndarray, ...]]] = {}  # day index -> returns
+        # the next trading day on or after each calendar day (-1: none left in the window)
+        nxt, upcoming = np.full(len(calendar), -1, dtype=np.int64), -1
+        for i in range(len(calendar) - 1, -1, -1):
+            upcoming = i if is_open[i] else upcoming
+            nxt[i] = upcoming
+        self.next_open = nxt
+        self.lines_per_day = events_per_day or round(LINES_PER_CUSTOMER_DAY * users)
+        self.scale = self._scale(is_open)
+
+    def _scale(self, is_open: list[bool]) -> float:
+        """Multiplier of every order rate that gives lines_per_day on an average trading day:
+        expected customer lines are rate x basket summed over the customers active on a day,
+        times the day's volume; guests and returns come on top."""
+        c = self.customers
+        n = len(self.calendar)
+        weight = c.rate * c.basket
+        joined = np.cumsum(np.bincount(c.join, weights=weight, minlength=n)
+                           - np.bincount(np.minimum(c.leave, n), weights=weight,
+                                         minlength=n + 1)[:n])
+        volume = np.array([_day_volume(d) for d in self.calendar])
+        opened = np.array(is_open)
+        expected = float((joined * volume)[opened].sum())
+        wanted = (self.lines_per_day * opened.sum() * (1 - GUEST_LINE_SHARE)
+                  / (1 + P_LINE_RETURNED))
+        return float(wanted / expected) if expected > 0 else 1.0
+
+    # ---- purchases
+
+    def _baskets(self, rng: np.random.Generator, buyers: np.ndarray,
+                 mult: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Invoice (index into buyers) and product of every purchase line, lines of an invoice
+        together: mostly products the buyer bought before, the rest new to them."""
+        c = self.customers
+        known, limit = c.known[buyers], c.taste_len[buyers]
+        size = np.minimum(1 + rng.poisson(np.maximum(c.basket[buyers] * mult - 1, 0)), limit)
+        again = np.minimum(rng.binomial(size, c.p_reorder[buyers]), known)
+        new = np.minimum(size - again, limit - known)
+        again = size - new  # when the taste list runs out, the rest are re-orders (<= known)
+
+        # re-orders: distinct earlier products, favourites (taken up first) most often, by
+        # weighted sampling without replacement (Gumbel top-k over the known prefix)
+        width = int(known.max(initial=0))
+        slot = np.arange(width)
+        keys = -FAVOURITE_DECAY * np.log1p(slot)[None, :] + rng.gumbel(size=(len(buyers), width))
+        keys[slot[None, :] >= known[:, None]] = -np.inf
+        ranked = np.argsort(-keys, axis=1, kind="stable")
+        take = slot[None, :] < again[:, None]
+        inv_again, slot_again = np.nonzero(take)[0], ranked[take]
+
+        # new products: the next ones on the buyer's taste list
+        inv_new = np.repeat(np.arange(len(buyers)), new)
+        slot_new = np.repeat(known, new) + np.arange(int(new.sum())) - np.repeat(
+            np.cumsum(new) - new, new)
+        c.known[buyers] = known + new
+
+        inv = np.concatenate([inv_again, inv_new])
+        prod = c.taste[buyers[inv], np.concatenate([slot_again, slot_new])].astype(np.int64)
+        order = np.lexsort((rng.random(len(inv)), inv))  # re-orders and new lines mixed
+        return inv[order], prod[order]
+
+    def _quantities(self, rng: np.random.Generator, wholesale: np.ndarray) -> np.ndarray:
+        n = len(wholesale)
+        packs = WHOLESALE_PACKS[rng.choice(len(WHOLESALE_PACKS), n, p=WHOLESALE_PACK_WEIGHTS)]
+        items = 1 + rng.choice(len(RETAIL_QTY_WEIGHTS), n, p=RETAIL_QTY_WEIGHTS)
+        return np.where(wholesale, packs, items)
+
+    def _purchases(self, rng: np.random.Generator, index: int,
+                   buyers: np.ndarray, mult: np.ndarray) -> _Lines:
+        cat, c = self.catalogue, self.customers
+        inv, prod = self._baskets(rng, buyers, mult)
+        wholesale = c.wholesale[buyers[inv]]
+        qty = self._quantities(rng, wholesale)
+        bulk = wholesale & (qty >= BULK_MIN_QTY) & (rng.random(len(inv)) < P_BULK_PRICE)
+        price = np.where(bulk, cat.bulk_price[prod], cat.price[prod])
+
+        # some lines come back a few days to weeks later, on the next trading day
+        back = np.flatnonzero(rng.random(len(inv)) < P_LINE_RETURNED)
+        due = index + rng.integers(*RETURN_DELAY_DAYS, len(back))
+        part = rng.integers(1, qty[back] + 1)
+        returned = np.where(rng.random(len(back)) < P_RETURN_ALL, qty[back], part)
+        inside = due < len(self.calendar)
+        day = np.where(inside, self.next_open[np.minimum(due, len(self.calendar) - 1)], -1)
+        for d in np.unique(day[day >= 0]).tolist():
+            m = back[day == d]
+            self.pending.setdefault(d, []).append(
+                (buyers[inv[m]], prod[m], price[m], returned[day == d]))
+        return _Lines(inv, prod, qty, price, np.full(len(inv), PURCHASE, np.int8))
+
+    def _guests(self, rng: np.random.Generator, n_invoices: int) -> _Lines:
+        """Invoices without a customer id: small baskets of popular products."""
+        sizes = 1 + rng.poisson(GUEST_BASKET - 1, n_invoices)
+        inv = np.repeat(np.arange(n_invoices), sizes)
+        prod = self.catalogue.popular(rng, len(inv))
+        qty = self._quantities(rng, np.zeros(len(inv), dtype=bool))
+        return _Lines(inv, prod, qty, self.catalogue.price[prod],
+                      np.full(len(inv), PURCHASE, np.int8))
+
+    def _returns(self, index: int) -> tuple[np.ndarray, _Lines]:
+        """Returns due today: one credit note per customer. Returns (customers, lines)."""
+        due = self.pending.pop(index, [])
+        if not due:
+            return np.empty(0, np.int64), _Lines(*(np.empty(0, np.int64),) * 4,
+                                                 np.empty(0, np.int8))
+        cust, prod, price, qty = (np.concatenate(col) for col in zip(*due))
+        customers, inv = np.unique(cust, return_inverse=True)
+        order = np.argsort(inv, kind="stable")
+        return customers, _Lines(inv[order], prod[order], qty[order], price[order],
+                                 np.full(len(inv), RETURN, np.int8))
+
+    # ---- a day
+
+    def day(self, index: int) -> tuple[dict[str, list], dict[str, Any]]:
+        """The lines of one trading day as contract columns, and its counts."""
+        day = self.calendar[index]
+        rng = _rng(self.seed, 203, index)
+        c = self.customers
+        # Poisson orders, at most one invoice a day: a busier day (scale > 1) means bigger
+        # baskets rather than a second invoice from the same customer
+        r = self.scale * c.rate * _day_volume(day) * ((c.join <= index) & (index < c.leave))
+        p = -np.expm1(-r)
+        buyers = np.flatnonzero(rng.random(c.n) < p)
+        bought = self._purchases(rng, index, buyers, r[buyers] / p[buyers])
+        guest_invoices = rng.poisson(GUEST_LINE_SHARE / (1 - GUEST_LINE_SHARE)
+                                     * len(bought.inv) / GUEST_BASKET)
+        guests = self._guests(rng, guest_invoices)
+        returners, returned = self._returns(index)
+
+        # the day's invoices: customer orders, guest orders (owner -1), credit notes
+        owner = np.concatenate([buyers, np.full(guest_invoices, -1), returners])
+        credit = np.r_[np.zeros(len(buyers) + guest_invoices, bool), np.ones(len(returners), bool)]
+        minute = self._invoice_minutes(rng, owner)
+        # invoice numbers follow time, as an invoicing system hands them out
+        number = np.empty(len(owner), dtype=np.int64)
+        number[np.argsort(minute, kind="stable")] = self.next_invoice + np.arange(len(owner))
+        self.next_invoice += len(owner)
+
+        inv = np.concatenate([bought.inv, guests.inv + len(buyers),
+                              returned.inv + len(buyers) + guest_invoices])
+        order = np.argsort(number[inv], kind="stable")  # lines keep their order in an invoice
+        lines = _Lines(inv[order], *(np.concatenate([getattr(part, f) for part in
+                                                     (bought, guests, returned)])[order]
+                                     for f in ("prod", "qty", "price", "etype")))
+        session = np.array([("C" if k else "") + str(v)  # "C": a credit note, as in the export
+                            for k, v in zip(credit.tolist(), number.tolist())], dtype=object)
+        columns = self._columns(day, lines, owner, session, minute)
+        counts = {"date": day.isoformat(), "lines": len(lines.inv),
+                  "purchases": int((lines.etype == PURCHASE).sum()),
+                  "returns": int((lines.etype == RETURN).sum()),
+                  "missing_user": len(guests.inv), "invoices": int((~credit).sum()),
+                  "credit_notes": int(credit.sum())}
+        return columns, counts
+
+    def _invoice_minutes(self, rng: np.random.Generator, owner: np.ndarray) -> np.ndarray:
+        """Local minute of each invoice: around the customer's habitual time, any time of the
+        opening hours for guests."""
+        habit = self.customers.peak[np.maximum(owner, 0)] + rng.normal(0.0, 75.0, len(owner))
+        anytime = rng.uniform(*OPEN_MINUTES, len(owner))
+        return np.clip(np.where(owner >= 0, habit, anytime), OPEN_MINUTES[0],
+                       OPEN_MINUTES[1] - 1).astype(np.int64)
+
+    def _columns(self, day: date, lines: _Lines, owner: np.ndarray, session: np.ndarray,
+                 minute: np.ndarray) -> dict[str, list]:
+        """Contract columns of the day's lines (sorted by invoice); every line of an invoice
+        has the invoice's number, customer and minute, as in the export."""
+        offset = _utc_offset_minutes(day)
+        # every instant stays on its local date in UTC, so the day is one dt= folder
+        assert ((minute - offset >= 0) & (minute - offset < 1440)).all()
+        suffix = _offset_suffix(offset, True)
+        ts = np.array([f"{day.isoformat()}T{m // 60:02d}:{m % 60:02d}:00{suffix}"
+                       for m in minute.tolist()], dtype=object)
+        user = np.append(self.customers.ids, "")[owner]  # -1 (a guest) -> the empty id
+        n = len(lines.inv)
+        starts = np.flatnonzero(np.r_[True, lines.inv[1:] != lines.inv[:-1]])
+        line_no = 1 + np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+        return {
+            "event_id": [f"INV{s}-{k}" for s, k in zip(session[lines.inv].tolist(),
+                                                       line_no.tolist())],
+            "ts": ts[lines.inv].tolist(),
+            "user_id": user[lines.inv].tolist(),
+            "session_id": session[lines.inv].tolist(),
+            "event_type": _TYPE_TEXT[lines.etype].tolist(),
+            "product_id": self.catalogue.ids[lines.prod].tolist(),
+            "price": lines.price.tolist(),
+            "quantity": lines.qty.tolist(),
+        }
+
+
+def _clear_day(folder: Path) -> None:
+    """A closed day has no landing folder: remove a previous run's files there (and the
+    folder once empty) so that a rerun with other closed days leaves no stale day behind."""
+    if not folder.is_dir():
+        return
+    for old in folder.glob("events.*"):
+        old.unlink()
+    if not any(folder.iterdir()):
+        folder.rmdir()
+
+
+def generate_orders(data_dir: Path, *, users: int = 4000, products: int = 3500, days: int = 365,
+                    start: date = date(2025, 10, 1), seed: int = 7,
+                    events_per_day: int | None = None, fmt: str = "csv",
+                    closed_weekdays: tuple[str, ...] | str = ("sat",),
+                    progress: Callable[[str], None] | None = None) -> dict:
+    """Write an order-line export (see PROFILES["orders"]) under data_dir: products, the few
+    registrations, one event file per trading day; returns the summary (also written to
+    ground_truth/summary.json) with per-day line counts and the closed days.
+
+    days counts calendar days from start; closed days (closed_weekdays and 24 Dec - 1 Jan)
+    get no events and no landing folder. events_per_day is the mean number of lines of a
+    trading day (default: 0.4 per customer, ~1,600 for 4,000 customers).
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if users < 1 or products < 2 or days < 1:
+        raise ValueError("need users >= 1, products >= 2 and days >= 1")
+    if events_per_day is not None and events_per_day < 1:
+        raise ValueError(f"events_per_day must be >= 1, got {events_per_day}")
+    if not isinstance(closed_weekdays, str):
+        closed_weekdays = ",".join(closed_weekdays)
+    closed = _parse_weekdays(closed_weekdays)
+    if len(closed) == len(WEEKDAYS):
+        raise ValueError("the shop must open on at least one weekday")
+    data_dir = Path(data_dir)
+    calendar = [start + timedelta(days=i) for i in range(days)]
+    is_open = [_is_open(d, closed) for d in calendar]
+    book = _OrderBook(seed, users, products, calendar, is_open, closed, events_per_day)
+
+    landing = data_dir / "landing"
+    _write_csv(landing / "products" / "products.csv",
+               ["product_id", "title", "description", "category", "brand", "price"],
+               book.catalogue.rows())
+    _write_csv(landing / "users" / "users.csv",
+               ["user_id", "signup_date", "age", "gender", "city", "email", "phone"],
+               book.customers.registration_rows(start))
+    _write_csv(data_dir / "ground_truth" / "users.csv",
+               ["user_id", "archetype", "is_bot", "category_prefs"],
+               book.customers.truth_rows())
+
+    summary: dict[str, Any] = {
+        "params": {"profile": "orders", "users": users, "products": products, "days": days,
+                   "start": start.isoformat(), "seed": seed,
+                   "events_per_day": book.lines_per_day, "format": fmt,
+                   "closed_weekdays": list(closed),
+                   "closed_season": "{:02d}-{:02d}..{:02d}-{:02d}".format(*CLOSED_SEASON[0],
+                                                                         *CLOSED_SEASON[1]),
+                   "timezone": SHOP_ZONE, "activity_scale": round(book.scale, 6)},
+        "days": [],
+        "closed_days": [],
+    }
+    month: dict[str, Any] = {}
+    for index, day in enumerate(calendar):
+        folder = landing / "events" / f"dt={day.isoformat()}"
+        if not is_open[index]:
+            _clear_day(folder)
+            summary["closed_days"].append(day.isoformat())
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            for old in folder.glob("events.*"):
+                old.unlink()  # a rerun in another format must not leave the old file beside it
+            columns, counts = book.day(index)
+            writer = _writer(folder / f"events.{fmt}", fmt, None, day)
+            try:
+                writer.write(writer.render_columns(columns))
+            finally:
+                writer.close()
+            summary["days"].append(counts)
+            for k in ("lines", "returns", "missing_user"):
+                month[k] = month.get(k, 0) + counts[k]
+            month["open"] = month.get("open", 0) + 1
+        last_of_month = index == days - 1 or calendar[index + 1].month != day.month
+        if progress and last_of_month:
+            progress(f"{day:%Y-%m}: {month.get('open', 0)} trading days, "
+                     f"{month.get('lines', 0):,} lines ({month.get('returns', 0):,} returns, "
+                     f"{month.get('missing_user', 0):,} without customer)")
+        if last_of_month:
+            month = {}
+    reached = sum(d["lines"] for d in summary["days"]) / max(len(summary["days"]), 1)
+    if progress and summary["days"] and reached < 0.8 * book.lines_per_day:
+        # a customer places at most one invoice a day, of products from their repertoire
+        progress(f"note: {reached:,.0f} lines a trading day of the {book.lines_per_day:,} asked "
+                 "for; more users or products are needed for that volume")
+    truth = data_dir / "ground_truth" / "summary.json"
+    truth.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
 # --------------------------------------------------------------------------- CLI
+
+# Per-profile defaults of the generate options that both profiles take.
+CLI_DEFAULTS = {
+    "demo": {"users": 2000, "products": 300, "days": 14, "start": "2026-10-01",
+             "format": "jsonl.gz"},
+    "orders": {"users": 4000, "products": 3500, "days": 365, "start": "2025-10-01",
+               "format": "csv"},
+}
+DEMO_ONLY = {"dirt_scale": "--dirt-scale", "drift_from": "--drift-from"}
 
 
 def _cmd_generate(args: argparse.Namespace) -> None:
     data_dir = Path(args.data_dir or os.environ.get("PROFILING_DATA_DIR") or "data")
+    for key, value in CLI_DEFAULTS[args.profile].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.profile == "orders":
+        _generate_orders_command(args, data_dir)
+        return
+    if args.closed_weekdays is not None:
+        raise SystemExit("generate: --closed-weekdays applies to --profile orders only")
     started = time.perf_counter()
     summary = generate(
         data_dir, users=args.users, products=args.products, days=args.days,
         start=date.fromisoformat(args.start), seed=args.seed,
-        dirt=DirtRates().scaled(args.dirt_scale), events_per_day=args.events_per_day,
+        dirt=DirtRates().scaled(1.0 if args.dirt_scale is None else args.dirt_scale),
+        events_per_day=args.events_per_day,
         fmt=args.format, progress=lambda msg: print("  " + msg, flush=True),
         drift_from=date.fromisoformat(args.drift_from) if args.drift_from else None,
     )
@@ -1300,26 +1883,72 @@ def _cmd_generate(args: argparse.Namespace) -> None:
           f"ground truth in {data_dir / 'ground_truth'}")
 
 
+def _generate_orders_command(args: argparse.Namespace, data_dir: Path) -> None:
+    # the export has neither planted dirt nor category preferences to drift
+    given = [flag for key, flag in DEMO_ONLY.items() if getattr(args, key) is not None]
+    if given:
+        raise SystemExit(f"generate: {', '.join(given)} applies to --profile demo only (the "
+                         "orders profile has no planted dirt and no categories to drift)")
+    closed = "sat" if args.closed_weekdays is None else args.closed_weekdays
+    started = time.perf_counter()
+    try:
+        summary = generate_orders(
+            data_dir, users=args.users, products=args.products, days=args.days,
+            start=date.fromisoformat(args.start), seed=args.seed,
+            events_per_day=args.events_per_day, fmt=args.format, closed_weekdays=closed,
+            progress=lambda msg: print("  " + msg, flush=True))
+    except ValueError as exc:  # bad option values: a message, not a traceback
+        raise SystemExit(f"generate: {exc}") from None
+    seconds = time.perf_counter() - started
+    days = summary["days"]
+    lines = sum(d["lines"] for d in days)
+    returns = sum(d["returns"] for d in days)
+    missing = sum(d["missing_user"] for d in days)
+    print(f"{len(days)} trading days ({len(summary['closed_days'])} closed), {lines:,} lines "
+          f"({returns:,} returns, {missing:,} without customer, "
+          f"{lines / max(len(days), 1):,.0f} a trading day) in {seconds:.1f}s "
+          f"({lines / max(seconds, 1e-9):,.0f} lines/s) -> {data_dir / 'landing'}; "
+          f"ground truth in {data_dir / 'ground_truth'}")
+
+
 def register_cli(subparsers: Any) -> None:
     """Add the ``generate`` subcommand to an argparse subparsers object."""
     parser = subparsers.add_parser(
-        "generate", help="write demo landing files with planted archetypes and dirt",
-        description="Generate a deterministic demo event log (one file per UTC day), users and "
+        "generate", help="write synthetic landing files (demo web shop or order export)",
+        description="Generate a deterministic event log (one file per UTC day), users and "
                     "products under DATA_DIR/landing, and what was planted under "
                     "DATA_DIR/ground_truth.")
+
+    def default(key: str) -> str:
+        demo, orders = CLI_DEFAULTS["demo"][key], CLI_DEFAULTS["orders"][key]
+        return f"default: {demo} for demo, {orders} for orders"
+
+    profiles = "; ".join(f"{name}: {text}" for name, text in PROFILES.items())
+    parser.add_argument("--profile", default="demo", choices=list(PROFILES),
+                        help=profiles.replace("%", "%%"))
     parser.add_argument("--data-dir", default=None,
                         help="data root (default: $PROFILING_DATA_DIR or ./data)")
-    parser.add_argument("--users", type=int, default=2000)
-    parser.add_argument("--products", type=int, default=300)
-    parser.add_argument("--days", type=int, default=14)
-    parser.add_argument("--start", default="2026-10-01", help="first day, YYYY-MM-DD")
+    parser.add_argument("--users", type=int, default=None, help=default("users"))
+    parser.add_argument("--products", type=int, default=None, help=default("products"))
+    parser.add_argument("--days", type=int, default=None,
+                        help=f"calendar days from --start (orders: closed days included; "
+                             f"{default('days')})")
+    parser.add_argument("--start", default=None,
+                        help=f"first day, YYYY-MM-DD ({default('start')})")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--events-per-day", type=int, default=None,
-                        help="scale activity so that each day holds about this many lines")
-    parser.add_argument("--dirt-scale", type=float, default=1.0,
-                        help="multiply every dirt rate and the bot count; 0 = clean")
-    parser.add_argument("--format", default="jsonl.gz", choices=FORMATS)
+                        help="scale activity so that each day holds about this many lines "
+                             "(demo default: about 8 events per active user; orders: the mean "
+                             "over trading days, default 0.4 lines per customer)")
+    parser.add_argument("--dirt-scale", type=float, default=None,
+                        help="demo only: multiply every dirt rate and the bot count; 0 = clean "
+                             "(default 1)")
+    parser.add_argument("--format", default=None, choices=FORMATS, help=default("format"))
     parser.add_argument("--drift-from", default=None,
-                        help="first day (YYYY-MM-DD) on which users shift to other categories "
-                             "and dearer products")
+                        help="demo only: first day (YYYY-MM-DD) on which users shift to other "
+                             "categories and dearer products")
+    parser.add_argument("--closed-weekdays", default=None,
+                        help="orders only: weekdays the shop is closed, e.g. 'sat' (default) or "
+                             "'sat,sun'; 'none' for open every day (24 Dec - 1 Jan is always "
+                             "closed)")
     parser.set_defaults(func=_cmd_generate)

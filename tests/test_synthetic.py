@@ -436,3 +436,210 @@ def test_drift_moves_category_preferences_and_prices_from_its_day_on(tmp_path):
     undrifted = behaviour(plain, "2026-10-03")
     assert after[0] < undrifted[0] / 2 < before[0]      # favourite categories lose their share
     assert after[1] > 1.05 * undrifted[1]               # dearer products within each category
+
+
+# --------------------------------------------------------------------------- orders profile
+
+ORDERS_START = date(2025, 11, 17)  # eight weeks over Christmas: Saturdays and the closure
+ORDERS_DAYS = 56
+ORDERS_USERS = 200
+CLOSED_SEASON = {(12, d) for d in range(24, 32)} | {(1, 1)}
+
+
+def read_order_days(root: Path) -> pd.DataFrame:
+    """Every line of an orders generation, as text, with its folder's day."""
+    frames = [pd.read_csv(path, dtype=str, keep_default_na=False).assign(file_day=path.parent.name[3:])
+              for path in sorted((root / "landing" / "events").glob("dt=*/events.csv"))]
+    lines = pd.concat(frames, ignore_index=True)
+    lines["utc"] = pd.to_datetime(lines["ts"], utc=True)
+    return lines
+
+
+@pytest.fixture(scope="module")
+def orders(tmp_path_factory) -> tuple[Path, dict, pd.DataFrame]:
+    root = tmp_path_factory.mktemp("orders")
+    summary = synthetic.generate_orders(root, users=ORDERS_USERS, products=150, days=ORDERS_DAYS,
+                                        start=ORDERS_START, seed=3)
+    return root, summary, read_order_days(root)
+
+
+def purchases_by_customer(lines: pd.DataFrame) -> pd.DataFrame:
+    """Customers' purchase lines with the rank of their invoice among the customer's invoices."""
+    bought = lines[(lines["event_type"] == "purchase") & (lines["user_id"] != "")].copy()
+    invoices = bought.groupby("session_id").agg(user_id=("user_id", "first"), utc=("utc", "first"))
+    rank = invoices.sort_values(["utc", "session_id"]).groupby("user_id").cumcount()
+    bought["invoice_rank"] = bought["session_id"].map(rank)
+    return bought
+
+
+def test_orders_are_invoice_lines_in_the_contract(orders):
+    root, summary, lines = orders
+    assert set(lines["event_type"]) == {"purchase", "return"}
+    assert list(lines.columns[:12]) == list(synthetic.COLUMNS)
+    assert (lines[["query", "review_text", "rating", "device"]] == "").all().all()
+    assert lines["event_id"].is_unique
+    # one invoice = one session: its number, customer and minute on every line
+    parts = lines["event_id"].str.extract(r"^INV(C?\d+)-(\d+)$")
+    assert (parts[0] == lines["session_id"]).all()
+    credit = lines["session_id"].str.startswith("C")
+    assert (credit == (lines["event_type"] == "return")).all()
+    per_invoice = lines.groupby("session_id")[["user_id", "ts"]].nunique()
+    assert (per_invoice == 1).all().all()
+    assert lines.groupby("session_id").size().max() > 10  # wholesale invoices are long
+    # local London time with its offset, on the same UTC day as the folder, opening hours
+    assert lines["ts"].str.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:00\+0[01]:00$").all()
+    assert (lines["utc"].dt.strftime("%Y-%m-%d") == lines["file_day"]).all()
+    local_hour = lines["ts"].str[11:13].astype(int)
+    assert local_hour.between(8, 17).all()
+    assert (lines["quantity"].astype(int) >= 1).all() and (lines["price"].astype(float) > 0).all()
+    assert lines["user_id"].str.fullmatch(r"\d{5}|").all()  # digit strings or empty
+
+    # the ground truth counts what the files hold, day by day
+    assert json.loads((root / "ground_truth" / "summary.json").read_text()) == summary
+    assert summary["params"]["profile"] == "orders"
+    for day in summary["days"]:
+        in_file = lines[lines["file_day"] == day["date"]]
+        assert len(in_file) == day["lines"] == day["purchases"] + day["returns"]
+        assert (in_file["event_type"] == "return").sum() == day["returns"]
+        assert (in_file["user_id"] == "").sum() == day["missing_user"]
+        assert in_file["session_id"].nunique() == day["invoices"] + day["credit_notes"]
+    # ~2% of lines without a customer, ~0.4 lines per customer and trading day
+    assert 0.005 < (lines["user_id"] == "").mean() < 0.05
+    per_day = len(lines) / len(summary["days"])
+    assert 0.7 * 0.4 * ORDERS_USERS < per_day < 1.3 * 0.4 * ORDERS_USERS
+
+
+def test_orders_closed_days_have_no_landing_folder(orders):
+    root, summary, _ = orders
+    calendar = [ORDERS_START + timedelta(days=i) for i in range(ORDERS_DAYS)]
+    closed = {d.isoformat() for d in calendar
+              if d.weekday() == 5 or (d.month, d.day) in CLOSED_SEASON}
+    folders = {p.name[3:] for p in (root / "landing" / "events").iterdir()}
+    assert summary["closed_days"] == sorted(closed)
+    assert folders == {d["date"] for d in summary["days"]} == {d.isoformat() for d in calendar} - closed
+    assert len(closed) == 8 + 8  # eight Saturdays (two in the closure) and Dec 24 - Jan 1
+
+
+def test_orders_catalogue_and_registrations_are_sparse(orders):
+    root, _, lines = orders
+    products = pd.read_csv(root / "landing" / "products" / "products.csv", dtype=str,
+                           keep_default_na=False)
+    assert list(products.columns) == ["product_id", "title", "description", "category", "brand",
+                                      "price"]
+    assert len(products) == 150 and products["product_id"].is_unique
+    assert (products["category"] == "").all() and (products["brand"] == "").all()
+    assert products["product_id"].str.fullmatch(r"\d{5}[A-D]?").all()
+    assert products["product_id"].str.endswith(("A", "B", "C", "D")).any()
+    assert (products["title"] == products["title"].str.upper()).all()
+    assert (products["price"].astype(float) > 0).all()
+    assert set(lines["product_id"]) <= set(products["product_id"])
+
+    users = pd.read_csv(root / "landing" / "users" / "users.csv", dtype=str, keep_default_na=False)
+    assert list(users.columns) == ["user_id", "signup_date", "age", "gender", "city", "email",
+                                   "phone"]
+    assert 0 < len(users) < 0.25 * ORDERS_USERS  # only a minority registered
+    assert users["user_id"].str.fullmatch(r"\d{5}").all()
+    assert (users[["age", "gender", "city", "email", "phone"]] == "").all().all()
+    assert pd.to_datetime(users["signup_date"]).notna().all()
+
+
+def test_orders_customers_reorder_in_their_kind_of_quantities(orders):
+    root, _, lines = orders
+    bought = purchases_by_customer(lines).sort_values("utc")
+    first_seen = bought.groupby(["user_id", "product_id"])["utc"].transform("min")
+    later = bought["invoice_rank"] > 0
+    assert later.sum() > 300
+    assert (first_seen[later] < bought.loc[later, "utc"]).mean() > 0.5  # mostly re-orders
+    # a customer never has the same product twice on one invoice
+    assert not bought.duplicated(["session_id", "product_id"]).any()
+
+    truth = pd.read_csv(root / "ground_truth" / "users.csv", dtype=str).set_index("user_id")
+    assert set(truth["archetype"]) == {"wholesale", "retail"}
+    kind = bought["user_id"].map(truth["archetype"])
+    quantity = bought["quantity"].astype(int)
+    assert quantity[kind == "wholesale"].between(12, 144).all()
+    assert quantity[kind == "retail"].between(1, 6).all()
+    lines_per_invoice = bought.groupby("session_id").size().groupby(
+        bought.groupby("session_id")["user_id"].first().map(truth["archetype"])).mean()
+    assert lines_per_invoice["wholesale"] > 3 * lines_per_invoice["retail"]
+
+
+def test_orders_returns_follow_earlier_purchases(orders):
+    _, _, lines = orders
+    bought = purchases_by_customer(lines)
+    returns = lines[lines["event_type"] == "return"]
+    assert len(returns) > 20
+    assert (returns["user_id"] != "").all()
+    for r in returns.itertuples():
+        earlier = bought[(bought["user_id"] == r.user_id) & (bought["product_id"] == r.product_id)
+                         & (bought["utc"] < r.utc - timedelta(days=2))]
+        assert len(earlier) and r.price in set(earlier["price"])
+        assert int(r.quantity) <= earlier["quantity"].astype(int).max()
+
+
+def test_orders_same_seed_same_bytes(tmp_path):
+    kwargs = {"users": 60, "products": 40, "days": 10, "start": date(2026, 3, 2)}
+    synthetic.generate_orders(tmp_path / "a", seed=5, **kwargs)
+    synthetic.generate_orders(tmp_path / "b", seed=5, **kwargs)
+    synthetic.generate_orders(tmp_path / "c", seed=6, **kwargs)
+    a, b, c = digest(tmp_path / "a"), digest(tmp_path / "b"), digest(tmp_path / "c")
+    assert a == b
+    assert len(a) == 9 + 4  # 9 trading days, users, products, truth users, summary
+    assert all(a[k] != c[k] for k in a if k.startswith("landing"))
+
+
+def test_orders_closed_weekdays_and_summer_time(tmp_path):
+    # the clocks go back on Sunday 2025-10-26; with Sundays closed, Saturday opens
+    summary = synthetic.generate_orders(tmp_path, users=80, products=40, days=14,
+                                        start=date(2025, 10, 20), closed_weekdays="sun")
+    assert summary["closed_days"] == ["2025-10-26", "2025-11-02"]
+    assert summary["params"]["closed_weekdays"] == ["sun"]
+    lines = read_order_days(tmp_path)
+    summer = lines["file_day"] < "2025-10-26"
+    assert lines.loc[summer, "ts"].str.endswith("+01:00").all()
+    assert lines.loc[~summer, "ts"].str.endswith("+00:00").all()
+    assert (tmp_path / "landing" / "events" / "dt=2025-10-25").is_dir()  # a Saturday
+
+
+def test_orders_day_passes_raw_ingest_with_guests_refused(orders, tmp_path):
+    import duckdb
+
+    from profiling_assets.ingest import ingest_day
+
+    root, summary, _ = orders
+    day = max(summary["days"], key=lambda d: d["missing_user"])
+    assert day["missing_user"] > 0
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        report = ingest_day(con, day["date"], root)
+    assert report.lines_read == day["lines"]
+    assert report.accepted == day["lines"] - day["missing_user"]
+    assert dict(report.rejected_by_reason) == {"missing_user_id": day["missing_user"]}
+
+
+def test_generate_command_orders_profile(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    synthetic.register_cli(parser.add_subparsers())
+    out = tmp_path / "orders"
+    args = parser.parse_args(["generate", "--profile", "orders", "--data-dir", str(out),
+                              "--users", "50", "--products", "30", "--days", "7",
+                              "--start", "2026-06-01", "--closed-weekdays", "sat,sun",
+                              "--events-per-day", "200"])
+    args.func(args)
+    assert "5 trading days (2 closed)" in capsys.readouterr().out
+    summary = json.loads((out / "ground_truth" / "summary.json").read_text())
+    assert summary["params"]["format"] == "csv" and summary["params"]["events_per_day"] == 200
+    assert sorted(p.name for p in (out / "landing" / "events").iterdir()) == [
+        f"dt=2026-06-0{d}" for d in range(1, 6)]
+    assert all((out / "landing" / "events" / f"dt=2026-06-0{d}" / "events.csv").exists()
+               for d in range(1, 6))
+    assert 100 < sum(d["lines"] for d in summary["days"]) / 5 < 300
+
+    # options of the other profile are refused with a message, not ignored
+    for extra in (["--profile", "orders", "--dirt-scale", "0"],
+                  ["--profile", "orders", "--drift-from", "2026-06-02"],
+                  ["--closed-weekdays", "sat"],
+                  ["--profile", "orders", "--closed-weekdays", "caturday"]):
+        args = parser.parse_args(["generate", "--data-dir", str(tmp_path / "x"), *extra])
+        with pytest.raises(SystemExit, match="generate: "):
+            args.func(args)
+    assert not (tmp_path / "x").exists()
