@@ -6,6 +6,8 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export TF_CPP_MIN_LOG_LEVEL := 3
+# One "planned" event per asset for a run over a range of days, not one per day (see runs.py).
+export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS := true
 
 .PHONY: setup demo drift-demo test test-all ui bench bench-text bench-factors bench-env lint clean
 

@@ -12,7 +12,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from profiling_assets import sql
-from profiling_assets.metadata import counts_table, days_label, preview
+from profiling_assets.metadata import counts_table, day_logger, days_label, preview
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 
@@ -96,16 +96,15 @@ def cleaned_events(context: dg.AssetExecutionContext, config: CleaningConfig,
     timestamps in UTC, joined to the product catalogue."""
     days = list(context.partition_keys)
     totals: dict[str, Counter] = {}
+    log = day_logger(context, days)
     with warehouse.get_connection() as con:
         for day in days:
             counts = clean_day(con, day, config)
             for kind, c in counts.items():
                 totals.setdefault(kind, Counter()).update(c)
             outcome = counts.get("outcome", Counter())
-            context.log.info(
-                f"{day}: {outcome.get('clean', 0):,} clean, "
-                f"{sum(outcome.values()) - outcome.get('clean', 0):,} quarantined"
-            )
+            log(day, f"{outcome.get('clean', 0):,} clean, "
+                     f"{sum(outcome.values()) - outcome.get('clean', 0):,} quarantined")
         outcome = totals.get("outcome", Counter())
         quarantined = {k: v for k, v in outcome.items() if k != "clean"}
         flags = {f"{kind}:{name}": n for kind in ("price_flag", "quantity_flag")

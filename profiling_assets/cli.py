@@ -75,8 +75,9 @@ def _train(inst, model: str) -> None:
     try:
         outcome = runs.run_job(inst, TRAIN_JOB[model], allow_blocked=True)
     except runs.RunFailed as exc:
-        print(f"  {model} not trained: {exc}; its daily outputs are left out or use the "
-              "packaged base model", flush=True)
+        fallback = ("the daily embeddings use the packaged base model" if model == "text_encoder"
+                    else "its daily outputs are left out until a version is promoted")
+        print(f"  {model} not trained: {exc} Until one is, {fallback}.", flush=True)
         return
     if not outcome.success:
         print(f"  {model}: the new version stays a candidate (a blocking check failed)", flush=True)
@@ -140,11 +141,23 @@ def print_table(header, rows, *, indent: str = "  ", right: bool = False, rule: 
         print(indent + text.rstrip())
 
 
-def print_summary(warehouse: Path) -> None:
+SUMMARY_DAYS = 31  # a longer history shows its last days and the totals
+
+
+def print_summary(warehouse: Path, every_day: bool = False) -> None:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         rows = sql.query(con, "demo_summary")
+    # daily active users do not add up over days: the total leaves that column empty
+    totals = ("total", *(sum(r[i] for r in rows) for i in range(1, 6)), None,
+              sum(r[7] for r in rows))
+    shown = rows if every_day else rows[-SUMMARY_DAYS:]
+    if len(rows) > len(shown):
+        print(f"  (last {len(shown)} of {len(rows)} days; `profiling-assets summary --all` lists every day)")
+    empty = sum(1 for r in rows if r[1] == 0)
     print_table(("day", "lines", "accepted", "rejected", "clean", "quarantined", "users", "purchases"),
-                rows, right=True)
+                [*shown, totals], right=True)
+    if empty:
+        print(f"  {empty} day(s) without landing files (closed days: empty partitions)")
 
 
 # The headline figures of each model kind, as (metric key, label).
@@ -259,7 +272,7 @@ def cmd_summary(args: argparse.Namespace) -> None:
     path = settings.warehouse_path()
     if not path.exists():
         raise SystemExit(f"no warehouse at {path}: run `profiling-assets demo` first")
-    print_summary(path)
+    print_summary(path, every_day=args.all)
 
 
 def cmd_query(args: argparse.Namespace) -> None:
@@ -379,6 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     models.set_defaults(func=cmd_models)
 
     summary = sub.add_parser("summary", help="per-day counts from the warehouse")
+    summary.add_argument("--all", action="store_true",
+                         help=f"every day (default: the last {SUMMARY_DAYS} and the totals)")
     summary.set_defaults(func=cmd_summary)
     return parser
 

@@ -33,7 +33,7 @@ from dagster_duckdb import DuckDBResource
 from sklearn.decomposition import TruncatedSVD
 
 from profiling_assets import registry, sql
-from profiling_assets.metadata import days_label, markdown_table, preview_file
+from profiling_assets.metadata import day_logger, days_label, markdown_table, preview_file
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 
@@ -527,6 +527,7 @@ def user_factors(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -
     skipped = registry.skip_without_production(context, warehouse, MODEL_NAME, days)
     if skipped:
         return skipped
+    log = day_logger(context, days)
     per_day = []
     version = None
     for key in days:
@@ -555,8 +556,8 @@ def user_factors(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -
             con.unregister("new_user_factors")
         cold = active - len(m.users)
         per_day.append([key, active, len(m.users), cold, new_items])
-        context.log.info(f"{key}: {len(m.users):,} of {active:,} active users folded in "
-                         f"({cold:,} without known items); {new_items:,} items new to {version}")
+        log(key, f"{len(m.users):,} of {active:,} active users folded in "
+                 f"({cold:,} without known items); {new_items:,} items new to {version}")
     with warehouse.get_connection() as con:
         preview = preview_file(con, "preview_user_factors", day=days[-1])
     last = per_day[-1]
@@ -595,6 +596,7 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
     skipped = registry.skip_without_production(context, warehouse, MODEL_NAME, days)
     if skipped:
         return skipped
+    log = day_logger(context, days)
     per_day = []
     version = None
     for key in days:
@@ -637,8 +639,8 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
         short = int((np.count_nonzero(idx >= 0, axis=1) < config.n).sum())
         per_day.append([key, len(users), int(warm.sum()), int((~warm).sum()), len(recs),
                         len(set(items[idx[idx >= 0]])), short])
-        context.log.info(f"{key}: {len(recs):,} recommendations for {len(users):,} users "
-                         f"({int((~warm).sum()):,} by popularity)")
+        log(key, f"{len(recs):,} recommendations for {len(users):,} users "
+                 f"({int((~warm).sum()):,} by popularity)")
     with warehouse.get_connection() as con:
         preview = preview_file(con, "preview_recommendations", day=days[-1])
     last = per_day[-1]

@@ -11,26 +11,33 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from profiling_assets import sql
-from profiling_assets.metadata import days_label, markdown_table, preview_file
+from profiling_assets.metadata import day_logger, days_label, markdown_table, preview_file
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 
 WINDOW_DAYS = 90  # the longest window, and the retention horizon of user_features
 
 
-def _replace_partition(con: duckdb.DuckDBPyConnection, delete: str, insert: str, day: str) -> None:
-    """Delete-then-insert one day in a single transaction (re-runs replace exactly that day)."""
+# Days of user_daily_activity built by one statement: few statements for a long range, and a
+# bounded temporary table for large days.
+ACTIVITY_CHUNK_DAYS = 31
+
+
+def build_user_daily_activity(con: duckdb.DuckDBPyConnection, first_day: str,
+                              last_day: str | None = None) -> None:
+    """Replace the days first_day..last_day (default: first_day alone) in one transaction."""
     with transaction(con):
-        sql.run(con, delete, day=day)
-        sql.run(con, insert, day=day, now=datetime.now(UTC))
-
-
-def build_user_daily_activity(con: duckdb.DuckDBPyConnection, day: str) -> None:
-    _replace_partition(con, "delete_user_daily_activity_partition", "insert_user_daily_activity", day)
+        sql.run(con, "delete_user_daily_activity_partition", first_day=first_day,
+                last_day=last_day or first_day)
+        sql.run(con, "insert_user_daily_activity", first_day=first_day,
+                last_day=last_day or first_day, now=datetime.now(UTC))
 
 
 def build_user_features(con: duckdb.DuckDBPyConnection, day: str) -> None:
-    _replace_partition(con, "delete_user_features_partition", "insert_user_features", day)
+    """Delete-then-insert one day in a single transaction (re-runs replace exactly that day)."""
+    with transaction(con):
+        sql.run(con, "delete_user_features_partition", day=day)
+        sql.run(con, "insert_user_features", day=day, now=datetime.now(UTC))
 
 
 @dg.asset(
@@ -48,11 +55,13 @@ def user_daily_activity(context: dg.AssetExecutionContext, warehouse: DuckDBReso
     with per-category and per-brand breakdowns in features.user_daily_category / _brand."""
     days = list(context.partition_keys)
     with warehouse.get_connection() as con:
-        for day in days:
-            build_user_daily_activity(con, day)
+        for i in range(0, len(days), ACTIVITY_CHUNK_DAYS):
+            chunk = days[i:i + ACTIVITY_CHUNK_DAYS]
+            build_user_daily_activity(con, chunk[0], chunk[-1])
         rows = sql.query(con, "summarize_user_daily_activity", first_day=days[0], last_day=days[-1])
-        for day, users, events, purchases, revenue in rows:
-            context.log.info(f"{day}: {users:,} active users, {events:,} events, {purchases:,} purchases")
+        log = day_logger(context, days)
+        for day, users, events, purchases, _ in rows:
+            log(str(day), f"{users:,} active users, {events:,} events, {purchases:,} purchases")
         return dg.MaterializeResult(metadata={
             "days": days_label(days),
             "dagster/row_count": sum(r[1] for r in rows),

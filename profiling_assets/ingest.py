@@ -22,7 +22,7 @@ import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 
 from profiling_assets import settings, sql
-from profiling_assets.metadata import counts_table, days_label, markdown_table, preview
+from profiling_assets.metadata import counts_table, day_logger, days_label, markdown_table, preview
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 
@@ -291,16 +291,17 @@ def raw_events(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     days = list(context.partition_keys)
     data_dir = settings.data_dir()
     reports = []
+    log = day_logger(context, days)
     with warehouse.get_connection() as con:
         for day in days:
-            report = ingest_day(con, day, data_dir, progress=context.log.debug)
+            report = ingest_day(con, day, data_dir,
+                                progress=context.log.debug if len(days) == 1 else None)
             if report.empty:
-                context.log.info(f"{day}: no landing files in {report.folder}: empty day")
+                log(day, f"no landing files in {report.folder}: empty day")
             else:
-                context.log.info(
-                    f"{day}: {report.lines_read:,} lines from {len(report.files)} file(s): "
-                    f"{report.accepted:,} accepted, "
-                    f"{sum(report.rejected_by_reason.values()):,} rejected")
+                log(day, f"{report.lines_read:,} lines from {len(report.files)} file(s): "
+                         f"{report.accepted:,} accepted, "
+                         f"{sum(report.rejected_by_reason.values()):,} rejected")
             for path in report.ignored:
                 context.log.warning(f"{day}: ignored unsupported file {path}")
             reports.append(report)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -44,3 +44,20 @@ def counts_table(counts: Mapping[str, int], key: str = "reason", value: str = "r
 def days_label(days: Sequence[str]) -> str:
     """The partition keys a run covered, as a reader of the UI wants them: one day, or a range."""
     return days[0] if len(days) == 1 else f"{days[0]}..{days[-1]} ({len(days)} days)"
+
+
+def day_logger(context: Any, days: Sequence[str], lines: int = 12) -> Callable[[str, str], None]:
+    """A per-day log for a run over ``days``: every day of a short range, about ``lines``
+    evenly spaced days (and the last) of a long one. Each log line is a write to the event
+    log, which for a year of small days cost more than the days' work; the per-day figures
+    stay complete in the metadata."""
+    every = 1 if len(days) <= 31 else -(-len(days) // lines)
+    index = {day: i for i, day in enumerate(days)}
+
+    def log(day: str, message: str) -> None:
+        i = index.get(day, 0)
+        if i % every == 0 or i == len(days) - 1:
+            context.log.info(f"{day}: {message}" if every == 1 else
+                             f"{day} ({i + 1}/{len(days)}): {message}")
+
+    return log

@@ -43,7 +43,7 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from profiling_assets import registry, settings, sql
 from profiling_assets.features import WINDOW_DAYS
-from profiling_assets.metadata import days_label, markdown_table, preview_file
+from profiling_assets.metadata import day_logger, days_label, markdown_table, preview_file
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 
@@ -672,6 +672,7 @@ def user_segments(context: dg.AssetExecutionContext, warehouse: DuckDBResource) 
     skipped = registry.skip_without_production(context, warehouse, MODEL_NAME, days)
     if skipped:
         return skipped
+    log = day_logger(context, days)
     per_day = []
     model = None
     for key in days:
@@ -694,7 +695,7 @@ def user_segments(context: dg.AssetExecutionContext, warehouse: DuckDBResource) 
         missing_f = n - int(inputs.has_factors.sum()) if len(model.space.factor_mean) else None
         missing_t = n - int(inputs.has_text.sum()) if len(model.space.text_scale) else None
         per_day.append([key, n, f"{confidence.mean():.3f}" if n else "-", missing_f, missing_t])
-        context.log.info(f"{key}: {n:,} users assigned with {model.version}")
+        log(key, f"{n:,} users assigned with {model.version}")
     with warehouse.get_connection() as con:
         counts = sql.query(con, "summarize_user_segments", day=days[-1])
         preview = preview_file(con, "preview_user_segments", day=days[-1])

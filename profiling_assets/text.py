@@ -16,11 +16,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import scipy.sparse as sp
 from dagster_duckdb import DuckDBResource
 
 from profiling_assets import registry, sql
 from profiling_assets.encoder import EncodeStats, TextEncoder, base_model_path, normalize_text
-from profiling_assets.metadata import markdown_table, preview_file
+from profiling_assets.metadata import day_logger, markdown_table, preview_file
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 from profiling_assets.text_training import FineTuner, frozen_baseline, headline, prepare_examples
@@ -226,6 +227,7 @@ def text_embeddings(context: dg.AssetExecutionContext, config: TextEmbeddingsCon
                "w_view": config.weight_view, "w_cart": config.weight_cart,
                "w_purchase": config.weight_purchase}
     encoder: TextEncoder | None = None
+    log = day_logger(context, days)
     per_day, totals = [], EncodeStats()
     version = None
     for day in days:
@@ -269,7 +271,7 @@ def text_embeddings(context: dg.AssetExecutionContext, config: TextEmbeddingsCon
         totals.seconds += stats.seconds
         per_day.append([day, len(occ), len(distinct), len(distinct) - len(todo), len(todo), empty,
                         f"{stats.texts_per_second:,.0f}"])
-        context.log.info(f"{day}: {len(distinct):,} distinct texts, {len(distinct) - len(todo):,} "
+        log(day, f"{len(distinct):,} distinct texts, {len(distinct) - len(todo):,} "
                          f"cached, {len(todo):,} encoded, {empty} empty")
     seen = sum(r[2] for r in per_day)
     return dg.MaterializeResult(metadata={
@@ -295,33 +297,50 @@ class UserTextProfileConfig(dg.Config):
     top_interests: int = 3
 
 
-def _vectors(con: duckdb.DuckDBPyConnection, version: str, hashes: list[str]) -> dict[str, np.ndarray]:
-    con.register("wanted_hashes", pd.DataFrame({"text_hash": hashes}))
-    table = sql.relation(con, "select_text_vectors", version=version).to_arrow_table()
-    con.unregister("wanted_hashes")
-    flat = table["embedding"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    return dict(zip(table["text_hash"].to_pylist(), flat.reshape(-1, DIM), strict=True))
+class VectorCache:
+    """Embeddings of one encoder version as rows of a growing matrix: a range of days reads
+    each text's vector once, not once per day of the window it stays in."""
+
+    def __init__(self, version: str):
+        self.version = version
+        self.index = pd.Index([], dtype=object)
+        self.matrix = np.zeros((0, DIM), dtype=np.float32)
+
+    def lookup(self, con: duckdb.DuckDBPyConnection, hashes: np.ndarray) -> tuple[pd.Index, np.ndarray]:
+        missing = hashes[self.index.get_indexer(hashes) < 0]
+        if len(missing):
+            con.register("wanted_hashes", pd.DataFrame({"text_hash": missing}))
+            table = sql.relation(con, "select_text_vectors", version=self.version).to_arrow_table()
+            con.unregister("wanted_hashes")
+            flat = table["embedding"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
+            self.index = self.index.append(pd.Index(table["text_hash"].to_numpy(zero_copy_only=False)))
+            self.matrix = np.vstack([self.matrix, flat.reshape(-1, DIM)])
+        return self.index, self.matrix
 
 
 def build_user_text_profile(con: duckdb.DuckDBPyConnection, day: str, version: str,
-                            cfg: UserTextProfileConfig) -> dict:
+                            cfg: UserTextProfileConfig, cache: VectorCache | None = None) -> dict:
     """Interest vectors of every user with text activity in the window ending at ``day``."""
     occ = sql.run(con, "select_text_window", day=day, version=version,
                   window_days=cfg.window_days, half_life_days=cfg.half_life_days).df()
     protos_df = sql.run(con, "select_category_prototype_texts", day=day, version=version).df()
-    vectors = _vectors(con, version, sorted(set(occ["text_hash"]) | set(protos_df["text_hash"])))
+    cache = cache or VectorCache(version)
+    hashes, V = cache.lookup(con, pd.unique(np.concatenate(
+        [occ["text_hash"].to_numpy(object), protos_df["text_hash"].to_numpy(object)])))
     empty = pd.DataFrame(columns=["user_id"])
     if occ.empty:
         profiles = empty
     else:
-        users, user_idx = np.unique(occ["user_id"].to_numpy(), return_inverse=True)
-        text_vecs = np.stack([vectors[h] for h in occ["text_hash"]])
-        weighted = text_vecs * occ["weight"].to_numpy()[:, None]
-        interest = np.zeros((len(users), DIM), dtype=np.float64)
-        np.add.at(interest, user_idx, weighted)
+        # the window query returns rows ordered by user: codes follow the sorted ids
+        user_idx, users = pd.factorize(occ["user_id"].to_numpy(object), sort=True)
+        # the recency-weighted sum of each user's text vectors, as one sparse product
+        W = sp.csr_matrix((occ["weight"].to_numpy(np.float64),
+                           (user_idx, hashes.get_indexer(occ["text_hash"]))),
+                          shape=(len(users), len(hashes)))
+        interest = np.asarray(W @ V.astype(np.float64))
         norms = np.linalg.norm(interest, axis=1, keepdims=True)
         interest = (interest / np.maximum(norms, 1e-12)).astype(np.float32)
-        names, protos = _prototypes(protos_df, vectors)
+        names, protos = _prototypes(protos_df, hashes, V)
         if len(names):
             sims = interest @ protos.T
             top = np.argsort(-sims, axis=1)[:, :cfg.top_interests]
@@ -330,19 +349,21 @@ def build_user_text_profile(con: duckdb.DuckDBPyConnection, day: str, version: s
         else:
             top_names = [[] for _ in users]
             top_scores = [[] for _ in users]
-        kinds = occ.groupby(["user_id", "kind"]).size().unstack(fill_value=0).reindex(
-            index=users, columns=["query", "review", "product"], fill_value=0)
+        kind_codes = pd.Categorical(occ["kind"], categories=["query", "review", "product"]).codes
+        kinds = np.zeros((len(users), 3), dtype=np.int32)
+        known = kind_codes >= 0
+        np.add.at(kinds, (user_idx[known], kind_codes[known]), 1)
+        last = np.full(len(users), np.datetime64("0001-01-01"), dtype="datetime64[D]")
+        np.maximum.at(last, user_idx, occ["last_date"].to_numpy().astype("datetime64[D]"))
         flat = pa.array(interest.ravel(), type=pa.float32())
         profiles = pa.table({
             "user_id": users.tolist(),
-            "texts": occ.groupby("user_id").size().reindex(users).to_numpy(np.int32),
-            "queries": kinds["query"].to_numpy(np.int32),
-            "reviews": kinds["review"].to_numpy(np.int32),
-            "products": kinds["product"].to_numpy(np.int32),
+            "texts": np.bincount(user_idx, minlength=len(users)).astype(np.int32),
+            "queries": kinds[:, 0], "reviews": kinds[:, 1], "products": kinds[:, 2],
             "interest": pa.FixedSizeListArray.from_arrays(flat, DIM),
             "top_interests": pa.array(top_names, type=pa.list_(pa.string())),
             "top_interest_scores": pa.array(top_scores, type=pa.list_(pa.float32())),
-            "last_text_date": occ.groupby("user_id")["last_date"].max().reindex(users).to_numpy(),
+            "last_text_date": last,
         })
     with transaction(con):
         sql.run(con, "delete_user_text_profile_partition", day=day)
@@ -354,11 +375,12 @@ def build_user_text_profile(con: duckdb.DuckDBPyConnection, day: str, version: s
             "prototypes": int(protos_df["category"].nunique()) if len(protos_df) else 0}
 
 
-def _prototypes(protos_df: pd.DataFrame, vectors: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray]:
+def _prototypes(protos_df: pd.DataFrame, hashes: pd.Index,
+                V: np.ndarray) -> tuple[list[str], np.ndarray]:
     """Each category's prototype: the normalised mean of its embedded product texts."""
     names, rows = [], []
     for category, group in protos_df.groupby("category"):
-        mean = np.mean([vectors[h] for h in group["text_hash"]], axis=0)
+        mean = V[hashes.get_indexer(group["text_hash"])].mean(axis=0)
         names.append(str(category))
         rows.append(mean / max(np.linalg.norm(mean), 1e-12))
     return names, np.array(rows, dtype=np.float32).reshape(len(rows), DIM)
@@ -379,12 +401,14 @@ def user_text_profile(context: dg.AssetExecutionContext, config: UserTextProfile
     (L2-normalised), and their top interests: the nearest category prototypes, in words."""
     days = list(context.partition_keys)
     per_day = []
+    log = day_logger(context, days)
     with warehouse.get_connection() as con:
         version, _ = encoder_in_use(con)
+        cache = VectorCache(version)
         for day in days:
-            out = build_user_text_profile(con, day, version, config)
+            out = build_user_text_profile(con, day, version, config, cache)
             per_day.append([day, out["users"], out["occurrences"], out["prototypes"]])
-            context.log.info(f"{day}: {out['users']:,} users, {out['prototypes']} category prototypes")
+            log(day, f"{out['users']:,} users, {out['prototypes']} category prototypes")
         preview = preview_file(con, "preview_user_text_profile", day=days[-1])
     if per_day[-1][3] == 0:
         context.log.warning("No product texts embedded yet: top interests are empty.")

@@ -1,5 +1,6 @@
--- One row per active user for one day of clean.events. Price sensitivity compares each
--- purchase with the median list price of its category in the current catalogue.
+-- One row per active user and day of clean.events for the days $first_day..$last_day, in one
+-- pass (a month of small days costs one statement, not thirty). Price sensitivity compares
+-- each purchase with the median list price of its category in the current catalogue.
 CREATE OR REPLACE TEMP TABLE day_clean AS
 WITH medians AS (
     SELECT category, median(price) AS median_price
@@ -10,10 +11,10 @@ WITH medians AS (
 SELECT e.*, m.median_price
 FROM clean.events e
 LEFT JOIN medians m USING (category)
-WHERE e.event_date = $day;
+WHERE e.event_date BETWEEN $first_day AND $last_day;
 INSERT INTO features.user_daily_activity
 SELECT
-    $day,
+    event_date,
     user_id,
     count(*),
     count(*) FILTER (WHERE event_type = 'view'),
@@ -42,19 +43,19 @@ SELECT
     count(*) FILTER (WHERE event_type = 'purchase' AND price < median_price),
     $now
 FROM day_clean
-GROUP BY user_id;
+GROUP BY event_date, user_id;
 INSERT INTO features.user_daily_category
-SELECT $day, user_id, category, count(*),
+SELECT event_date, user_id, category, count(*),
        count(*) FILTER (WHERE event_type = 'purchase'),
        coalesce(sum(price * coalesce(quantity, 1)) FILTER (WHERE event_type = 'purchase'), 0)
 FROM day_clean
 WHERE category IS NOT NULL
-GROUP BY user_id, category;
+GROUP BY event_date, user_id, category;
 INSERT INTO features.user_daily_brand
-SELECT $day, user_id, brand, count(*),
+SELECT event_date, user_id, brand, count(*),
        count(*) FILTER (WHERE event_type = 'purchase'),
        coalesce(sum(price * coalesce(quantity, 1)) FILTER (WHERE event_type = 'purchase'), 0)
 FROM day_clean
 WHERE brand IS NOT NULL
-GROUP BY user_id, brand;
+GROUP BY event_date, user_id, brand;
 DROP TABLE day_clean;

@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# The partitions start where the tests' data does, whatever has landed in the checkout's data/.
+os.environ.setdefault("PROFILING_START_DATE", "2026-10-01")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
