@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +50,7 @@ def timed_run(env: dict[str, str], *args: str, echo: bool = True) -> tuple[float
     lines = []
     for line in proc.stdout:
         lines.append(line)
-        if echo and (line.startswith("  ") or line.startswith("Done")):
+        if echo and line.startswith(("  ", "Done")):
             print("   " + line.rstrip()[:150], flush=True)
     proc.wait()
     seconds = time.perf_counter() - started
@@ -87,7 +88,9 @@ def demo_scaling(folder: Path) -> None:
     for days in (14, 90):
         data = folder / f"demo{days}"
         shutil.rmtree(data, ignore_errors=True)
-        generate(data, "--days", str(days))
+        # days that have ended: the last one is yesterday at the latest
+        start = date.today() - timedelta(days=days + 1)
+        generate(data, "--days", str(days), "--start", start.isoformat())
         env = fresh_env(folder / f"demo{days}-run", data)
         print(f"demo, {days} days: profiling-assets run", flush=True)
         seconds, _, _ = timed_run(env, "run", echo=False)
@@ -100,9 +103,9 @@ def demo_scaling(folder: Path) -> None:
 def ui_backfill(folder: Path) -> None:
     """A daily_assets backfill submitted to the instance and executed by the daemon, the way
     the UI's backfill is, on demo days whose models were trained by `run` first."""
-    data = folder / "demo14"
+    data = folder / "backfill14"
     if not (data / "ground_truth" / "summary.json").exists():
-        generate(data, "--days", "14")
+        generate(data, "--days", "14", "--start", "2026-10-01")
     env = fresh_env(folder / "backfill-run", data)
     env["DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"] = "true"
     print("training on the demo days first (profiling-assets run) ...", flush=True)
@@ -134,7 +137,7 @@ def wait_for_backfill(env: dict[str, str], timeout: float = 1800) -> str:
              "                  'runs': [r.status.value for r in runs if r.job_name == 'daily_assets']}))\n")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+        out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, check=False,
                              text=True).stdout.strip().splitlines()
         state = json.loads(out[-1]) if out else {"backfill": [], "runs": []}
         done = state["backfill"] and all(s != "REQUESTED" for s in state["backfill"])

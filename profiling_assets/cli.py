@@ -1,4 +1,5 @@
-"""``profiling-assets``: generate demo data, import exports, materialize days, summarize."""
+"""profiling-assets: import an export or generate demo data, run it through to published
+profiles, train models, query the analysts' copy, summarize."""
 
 import argparse
 import os
@@ -347,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     synthetic.register_cli(sub)
     importer.register_cli(sub)
 
-    demo = sub.add_parser("demo", help="generate demo data (if absent) and materialize every day")
+    demo = sub.add_parser("demo", help="generate demo data (if absent), then `run` over its days")
     demo.add_argument("--users", type=int, default=2000)
     demo.add_argument("--products", type=int, default=300)
     demo.add_argument("--days", type=int, default=14)

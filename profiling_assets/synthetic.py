@@ -1228,6 +1228,14 @@ def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
         writer.writerows(rows)
 
 
+def _write_snapshots(landing: Path, products: list[list[Any]], users: list[list[Any]]) -> None:
+    """The product and registration snapshots in the layout raw_products / raw_users read."""
+    _write_csv(landing / "products" / "products.csv",
+               ["product_id", "title", "description", "category", "brand", "price"], products)
+    _write_csv(landing / "users" / "users.csv",
+               ["user_id", "signup_date", "age", "gender", "city", "email", "phone"], users)
+
+
 def generate(data_dir: Path, *, users: int = 2000, products: int = 300, days: int = 14,
              start: date = date(2026, 10, 1), seed: int = 7, dirt: DirtRates = DirtRates(),
              events_per_day: int | None = None, fmt: str = "jsonl.gz",
@@ -1258,12 +1266,8 @@ def generate(data_dir: Path, *, users: int = 2000, products: int = 300, days: in
     world = _World(seed, users, products, days, start, dirt, drift_from)
 
     landing = data_dir / "landing"
-    _write_csv(landing / "products" / "products.csv",
-               ["product_id", "title", "description", "category", "brand", "price"],
-               world.catalogue.rows())
-    _write_csv(landing / "users" / "users.csv",
-               ["user_id", "signup_date", "age", "gender", "city", "email", "phone"],
-               world.population.registration_rows(_rng(seed, 3), start))
+    _write_snapshots(landing, world.catalogue.rows(),
+                     world.population.registration_rows(_rng(seed, 3), start))
     _write_csv(data_dir / "ground_truth" / "users.csv",
                ["user_id", "archetype", "is_bot", "category_prefs"], world.population.truth_rows())
 
@@ -1786,12 +1790,7 @@ def generate_orders(data_dir: Path, *, users: int = 4000, products: int = 3500, 
     book = _OrderBook(seed, users, products, calendar, is_open, closed, events_per_day)
 
     landing = data_dir / "landing"
-    _write_csv(landing / "products" / "products.csv",
-               ["product_id", "title", "description", "category", "brand", "price"],
-               book.catalogue.rows())
-    _write_csv(landing / "users" / "users.csv",
-               ["user_id", "signup_date", "age", "gender", "city", "email", "phone"],
-               book.customers.registration_rows(start))
+    _write_snapshots(landing, book.catalogue.rows(), book.customers.registration_rows(start))
     _write_csv(data_dir / "ground_truth" / "users.csv",
                ["user_id", "archetype", "is_bot", "category_prefs"],
                book.customers.truth_rows())

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import dagster as dg
 import duckdb
 import pytest
+from tables import rounded
 
 from profiling_assets import cleaning, features, ingest, profiles, synthetic
 from profiling_assets.resources import warehouse_resource
@@ -38,20 +39,9 @@ def materialize(instance, selection, first, last=None):
     return result
 
 
-def _rounded(value):
-    """Sums of doubles differ in the last bit with the order DuckDB's threads add them."""
-    if isinstance(value, float):
-        return round(value, 6)
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    return value
-
-
 def profile_tables(path) -> list:
     with duckdb.connect(str(path), read_only=True) as con:
-        return [[tuple(_rounded(v) for v in row) for row in con.execute(
+        return [[tuple(rounded(v) for v in row) for row in con.execute(
                     f"SELECT * EXCLUDE (updated_at) FROM {t} ORDER BY profile_date, user_id").fetchall()]
                 for t in ("profiles.user_profiles_history", "profiles.user_profiles")]
 

@@ -15,6 +15,7 @@ import dagster as dg
 import duckdb
 import pytest
 from dagster._core.instance.ref import InstanceRef
+from tables import rounded
 
 from profiling_assets import synthetic
 
@@ -46,27 +47,16 @@ def orders(folder: Path) -> None:
 
 
 def run_cli(env, *args, timeout=600) -> subprocess.CompletedProcess:
-    done = subprocess.run([*CLI, *args], env=env, cwd=ROOT, capture_output=True, text=True,
+    done = subprocess.run([*CLI, *args], env=env, cwd=ROOT, capture_output=True, text=True, check=False,
                           timeout=timeout)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
 
 
-def _rounded(value):
-    """Sums of doubles differ in the last bit with the order DuckDB's threads add them."""
-    if isinstance(value, float):
-        return round(value, 6)
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    return value
-
-
 def tables(folder: Path) -> dict[str, list]:
     path = folder / "data" / "warehouse" / "profiling.duckdb"
     with duckdb.connect(str(path), read_only=True) as con:
-        return {t: [tuple(_rounded(v) for v in row) for row in con.execute(
+        return {t: [tuple(rounded(v) for v in row) for row in con.execute(
                     f"SELECT * EXCLUDE ({cols}) FROM {t} ORDER BY ALL").fetchall()]
                 for t, cols in COMPARED.items()}
 
