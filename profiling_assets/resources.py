@@ -42,14 +42,11 @@ def prepare_connection(con: duckdb.DuckDBPyConnection) -> None:
     # The tables exist once the schema files have run on this warehouse: their digest is
     # stored, and a connection to a warehouse at the same digest skips the CREATE statements
     # (a third of a connection's cost), while a changed schema file runs them all again.
-    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
-    con.execute("CREATE TABLE IF NOT EXISTS meta.schema_state (digest VARCHAR NOT NULL)")
-    if con.execute("SELECT count(*) FROM meta.schema_state WHERE digest = ?",
-                   [schema_digest()]).fetchone()[0] == 0:
+    sql.run(con, "create_schema_state")
+    if sql.query(con, "select_schema_state", digest=schema_digest())[0][0] == 0:
         for name in SCHEMA_FILES:
             sql.run(con, name)
-        con.execute("DELETE FROM meta.schema_state")
-        con.execute("INSERT INTO meta.schema_state VALUES (?)", [schema_digest()])
+        sql.run(con, "replace_schema_state", digest=schema_digest())
     con.execute("SET VARIABLE profiling_prepared = true")
 
 

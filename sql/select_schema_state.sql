@@ -1,0 +1,1 @@
+SELECT count(*) FROM meta.schema_state WHERE digest = $digest;
