@@ -77,7 +77,7 @@ def _train(inst, model: str) -> None:
         outcome = runs.run_job(inst, TRAIN_JOB[model], allow_blocked=True)
     except runs.RunFailed as exc:
         fallback = ("the daily embeddings use the packaged base model" if model == "text_encoder"
-                    else "its daily outputs are left out until a version is promoted")
+                    else "its daily outputs are left out")
         print(f"  {model} not trained: {exc} Until one is, {fallback}.", flush=True)
         return
     if not outcome.success:

@@ -258,9 +258,13 @@ def _follow(event, outcome: RunOutcome, step_started: dict[str, float],
         say(f"    {event.step_key} done in {seconds:.1f}s")
     elif kind == DagsterEventType.STEP_FAILURE:
         error = event.event_specific_data.error
-        message = error.message.strip() if error else "unknown error"
         cls = (error.cls_name or "") if error else ""
-        message = message.removeprefix("dagster._core.definitions.events.Failure: ")
+        # Dagster wraps the asset's own exception: its innermost cause says what went wrong
+        cause = error
+        while cause is not None and cause.cause is not None:
+            cause = cause.cause
+        message = cause.message.strip() if cause else "unknown error"
+        message = message.removeprefix("dagster._core.definitions.events.Failure: ").rstrip(".")
         outcome.failed_steps.append((event.step_key, cls, message))
     elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
         data = event.event_specific_data
