@@ -265,6 +265,8 @@ def _follow(event, outcome: RunOutcome, step_started: dict[str, float],
             cause = cause.cause
         message = cause.message.strip() if cause else "unknown error"
         message = message.removeprefix("dagster._core.definitions.events.Failure: ").rstrip(".")
+        if "Interrupted" in message.split(":")[0]:
+            message = "interrupted (Ctrl-C or SIGTERM); the run is marked failed"
         outcome.failed_steps.append((event.step_key, cls, message))
     elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
         data = event.event_specific_data
