@@ -189,7 +189,6 @@ class RunOutcome:
     success: bool
     seconds: float
     failed_steps: list[tuple[str, str, str]] = field(default_factory=list)  # step, error, message
-    failed_checks: list[str] = field(default_factory=list)
     blocked_by_checks: bool = False
     materialized: set[str] = field(default_factory=set)  # asset keys
 
@@ -272,7 +271,6 @@ def _follow(event, outcome: RunOutcome, step_started: dict[str, float],
         data = event.event_specific_data
         if not data.passed:
             name = f"{data.asset_key.to_user_string()}:{data.check_name}"
-            outcome.failed_checks.append(name)
             say(f"    check failed: {name}")
 
 

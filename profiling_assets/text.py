@@ -298,8 +298,9 @@ class UserTextProfileConfig(dg.Config):
 
 
 class VectorCache:
-    """Embeddings of one encoder version as rows of a growing matrix: a range of days reads
-    each text's vector once, not once per day of the window it stays in."""
+    """Embeddings of one encoder version for the texts of the current window. Consecutive days'
+    windows share most of their texts: each day reads only the vectors new to its window and
+    keeps only its own, so memory stays that of one window however long the run."""
 
     def __init__(self, version: str):
         self.version = version
@@ -307,14 +308,19 @@ class VectorCache:
         self.matrix = np.zeros((0, DIM), dtype=np.float32)
 
     def lookup(self, con: duckdb.DuckDBPyConnection, hashes: np.ndarray) -> tuple[pd.Index, np.ndarray]:
-        missing = hashes[self.index.get_indexer(hashes) < 0]
+        """(index, matrix) with one row per hash of ``hashes`` that has an embedding."""
+        index, matrix = self.index, self.matrix
+        missing = hashes[index.get_indexer(hashes) < 0]
         if len(missing):
             con.register("wanted_hashes", pd.DataFrame({"text_hash": missing}))
             table = sql.relation(con, "select_text_vectors", version=self.version).to_arrow_table()
             con.unregister("wanted_hashes")
             flat = table["embedding"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
-            self.index = self.index.append(pd.Index(table["text_hash"].to_numpy(zero_copy_only=False)))
-            self.matrix = np.vstack([self.matrix, flat.reshape(-1, DIM)])
+            index = index.append(pd.Index(table["text_hash"].to_numpy(zero_copy_only=False)))
+            matrix = np.vstack([matrix, flat.reshape(-1, DIM)])
+        at = index.get_indexer(hashes)
+        at = at[at >= 0]
+        self.index, self.matrix = index[at], matrix[at]
         return self.index, self.matrix
 
 
