@@ -133,3 +133,15 @@ def test_a_killed_run_never_blocks_the_next(clean_run, tmp_path):
     for table in COMPARED:
         assert_same_rows(resumed[table], unkilled[table], table)
     assert not list((tmp_path / "data" / "published").glob(".*.tmp*"))
+
+
+def test_materialize_without_any_model_says_which_command_trains_them(data_dir, capsys):
+    from profiling_assets import cli
+
+    synthetic.generate_orders(data_dir, users=50, products=40, days=3, start=date(2026, 10, 1), seed=1)
+    with pytest.raises(SystemExit, match=r"no model has been trained.*profiling-assets run"):
+        cli.main(["materialize"])
+    with pytest.raises(SystemExit, match=r"--end 2026-09-01 is before --start 2026-10-02"):
+        cli.main(["run", "--start", "2026-10-02", "--end", "2026-09-01"])
+    with pytest.raises(SystemExit, match=r"'2026-13-01' is not a date"):
+        cli.main(["run", "--start", "2026-13-01"])
