@@ -9,7 +9,7 @@ waits on the pipeline's lock.
 """
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -17,9 +17,11 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from profiling_assets import settings, sql
+from profiling_assets.features import WINDOW_DAYS
 from profiling_assets.metadata import days_label, preview_file
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
+from profiling_assets.signals import data_signals
 
 # The newest storage format the DuckDB 1.x readers (CLI 1.5 and older 1.3+ clients) accept.
 PUBLISHED_STORAGE_VERSION = "v1.3.0"
@@ -106,6 +108,14 @@ def user_profiles(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
         newest = sql.query(con, "select_profiles_newest_state")[0]
         preview = preview_file(con, "preview_user_profiles", day=day)
         segments = sql.query(con, "summarize_profile_segments", day=day)
+        inputs = data_signals(con, date.fromisoformat(day) - timedelta(days=WINDOW_DAYS - 1),
+                              date.fromisoformat(day))
+        filled = sql.run(con, "summarize_profile_columns", day=day)
+        filled = dict(zip([d[0] for d in filled.description], filled.fetchone(), strict=True))
+    empty = [c for c, n in filled.items() if c != "rows" and n == 0] if filled["rows"] else []
+    if inputs.missing:
+        context.log.warning(f"The data has no {', '.join(inputs.names())}: "
+                            f"{', '.join(empty) or 'no column'} empty for every profile of {day}")
     published = published_state(path)
     context.log.info(f"{days_label(days)}: {rows:,} profiles on {day}; published the newest "
                      f"state ({published[0]}, {published[1]:,} latest rows) to {path}")
@@ -120,6 +130,8 @@ def user_profiles(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
         "segments": dg.MetadataValue.md("\n".join(
             ["| segment | users | mean lifetime value |", "|---|---|---|"]
             + [f"| {name} | {users:,} | {ltv:,.2f} |" for name, users, ltv in segments])),
+        "empty_columns": ", ".join(empty) or "none",
+        **inputs.metadata(),
         "preview": preview,
     })
     yield dg.AssetCheckResult(check_name="one_profile_per_user",

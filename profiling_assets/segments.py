@@ -46,6 +46,7 @@ from profiling_assets.features import WINDOW_DAYS
 from profiling_assets.metadata import day_logger, days_label, markdown_table, preview_file
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
+from profiling_assets.signals import data_signals
 
 # A new version may not fall below the production version's silhouette by more than this.
 REGRESSION_TOLERANCE = 0.05
@@ -139,6 +140,13 @@ class Inputs:
     factors: np.ndarray            # users x k, NaN rows: no factors
     text: np.ndarray               # users x dim, NaN rows: no interest vector
     imputed: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def missing(self) -> frozenset[str]:
+        """Described features the data has no value of for anyone (no views, no categories,
+        no prices...): imputed for all, so they cannot name a segment. Tenure falls back to
+        days since first seen, which still tells newness apart."""
+        return frozenset(f for f in DESCRIBED if f != "tenure" and self.display[f].isna().all())
 
     @property
     def has_factors(self) -> np.ndarray:
@@ -266,8 +274,9 @@ def _rules(z: dict[str, float]) -> list[tuple[str, float, float]]:
 
 
 def segment_name(z: dict[str, float]) -> tuple[str, float]:
-    """The name of a segment from its standardized behaviour centroid: among the rules whose
-    score reaches their threshold, the one with the highest score; none -> FALLBACK_NAME."""
+    """The archetype name of a segment from its standardized behaviour centroid: among the
+    rules whose score reaches their threshold, the one with the highest score; none ->
+    (FALLBACK_NAME, -inf)."""
     best = (FALLBACK_NAME, -np.inf)
     for name, score, threshold in _rules(z):
         if score >= threshold and score > best[1]:
@@ -275,16 +284,81 @@ def segment_name(z: dict[str, float]) -> tuple[str, float]:
     return best
 
 
-def unique_names(named: list[tuple[str, float]]) -> list[str]:
-    """Suffix repeated names: the segment with the strongest score keeps the plain name,
-    the others get ' 2', ' 3' in decreasing score."""
-    out = [n for n, _ in named]
-    by_name: dict[str, list[int]] = {}
-    for i, (n, _) in enumerate(named):
-        by_name.setdefault(n, []).append(i)
-    for n, idx in by_name.items():
-        for rank, i in enumerate(sorted(idx, key=lambda i: -named[i][1])[1:], start=2):
-            out[i] = f"{n} {rank}"
+# Words for what sets a segment apart: feature -> (word when above average, word when below).
+# Adjectives precede the noun; ``None`` leaves that direction unnamed (it says nothing useful).
+TRAIT_WORDS: dict[str, tuple[str | None, str | None]] = {
+    "recency": ("long-absent", "recently active"),
+    "recent_share": ("newly busy", "quietening"),
+    "frequency": ("frequent", "infrequent"),
+    "events": ("busy", "low-activity"),
+    "orders": ("repeat", "one-time"),
+    "monetary": ("big-spending", "low-spending"),
+    "aov": ("big-basket", "small-basket"),
+    "tenure": ("long-standing", "new"),
+    "view_to_cart": ("decisive", "hesitant"),
+    "cart_to_purchase": ("checkout-completing", "cart-abandoning"),
+    "price_ratio": ("premium", "budget"),
+    "below_median_share": ("bargain-seeking", "full-price"),
+    "category_focus": ("single-category", "broad-range"),
+}
+# A deviation smaller than this (in standard deviations) is not a trait worth naming.
+TRAIT_MIN_Z = 0.25
+
+
+def _noun(z: dict[str, float]) -> str:
+    if z.get("orders", 0.0) <= -1.0 and z.get("events", 0.0) > -1.0:
+        return "browsers"
+    return "buyers"
+
+
+def descriptive_name(z: dict[str, float], *, words: int = 2, missing: frozenset[str] = frozenset(),
+                     skip: int = 0) -> str:
+    """A name from the segment's most distinctive traits, e.g. "Frequent small-basket buyers":
+    the ``words`` largest deviations (after ``skip`` of them) among features the data has,
+    each in its direction's word. Close to average on everything -> "Typical buyers"."""
+    ranked = [f for f in sorted(z, key=lambda f: -abs(z[f]))
+              if f in TRAIT_WORDS and f not in missing and abs(z[f]) >= TRAIT_MIN_Z
+              and TRAIT_WORDS[f][0 if z[f] > 0 else 1]]
+    chosen = ranked[skip:skip + words]
+    if not chosen:
+        return f"Typical {_noun(z)}"
+    adjectives = [TRAIT_WORDS[f][0 if z[f] > 0 else 1] for f in chosen]
+    text = " ".join([*adjectives, _noun(z)])
+    return text[0].upper() + text[1:]
+
+
+def segment_names(centroids: list[dict[str, float]], missing: frozenset[str] = frozenset()
+                  ) -> list[str]:
+    """Distinct names for the segments of one fit. Archetype names first: each archetype goes
+    to the segment that fits it best (a segment takes at most one, strongest claims first).
+    A segment left without one is named by what sets it apart (``descriptive_name``), with
+    more traits until no other segment carries the same name; identical centroids, the only
+    case words cannot split, get their rank appended."""
+    names: list[str | None] = [None] * len(centroids)
+    claims = sorted(((score, i, name) for i, z in enumerate(centroids)
+                     for name, score, threshold in _rules(z) if score >= threshold),
+                    key=lambda c: -c[0])
+    taken: set[str] = set()
+    for _, i, name in claims:
+        if names[i] is None and name not in taken:
+            names[i] = name
+            taken.add(name)
+    for words in (2, 3, 4):
+        proposals = {i: descriptive_name(centroids[i], words=words, missing=missing)
+                     for i, n in enumerate(names) if n is None}
+        counts = pd.Series(list(proposals.values()), dtype=object).value_counts()
+        for i, name in proposals.items():
+            if name not in taken and counts[name] == 1:
+                names[i] = name
+                taken.add(name)
+    out: list[str] = []
+    for i, n in enumerate(names):
+        n = n or descriptive_name(centroids[i], words=4, missing=missing)
+        base, rank = n, 1
+        while n in out or (names[i] is None and n in taken):
+            rank += 1
+            n = f"{base} ({rank})"
+        out.append(n)
     return out
 
 
@@ -424,10 +498,10 @@ def fit_segments(inputs: Inputs, cfg: SegmentModelConfig, previous: "LoadedSegme
         z = dict(zip(DESCRIBED, zc.tolist(), strict=True))
         seg = inputs.display[labels == c]
         means = {f: float(np.nanmean(seg[f])) if seg[f].notna().any() else np.nan for f in DESCRIBED}
-        named.append(segment_name(z))
+        named.append(z)
         descriptions.append(describe(z, means, pop))
     ids, dist, next_id = match_ids(bc, previous, space, sizes, cfg.max_match_distance)
-    return Fit(space, km.cluster_centers_, bc, labels, ids, unique_names(named), descriptions,
+    return Fit(space, km.cluster_centers_, bc, labels, ids, segment_names(named, inputs.missing), descriptions,
                sizes, silhouette, k_scores, dist, next_id, info)
 
 
@@ -565,6 +639,7 @@ def segment_model(context: dg.AssetExecutionContext, config: SegmentModelConfig,
         text_version = _text_version(con, day) if config.text_weight > 0 else None
         inputs = read_inputs(con, day, svd.version if svd else None, text_version)
         prev_version = registry.production(con, MODEL_NAME)
+        signals = data_signals(con, day - timedelta(days=WINDOW_DAYS - 1), day)
     if not len(inputs.users):
         raise dg.Failure(f"No users in features.user_features on {day}.")
     previous = load_model(prev_version) if prev_version else None
@@ -641,6 +716,8 @@ def segment_model(context: dg.AssetExecutionContext, config: SegmentModelConfig,
                      "components": len(fit.space.text_scale),
                      "users_without_text_set_to_zero": no_text, **fit.info}}),
         "imputed": dg.MetadataValue.json(inputs.imputed),
+        "features_absent_from_data": ", ".join(sorted(inputs.missing)) or "none",
+        **signals.metadata(),
         "previous_version": previous.version if previous else "none",
         "fit_seconds": round(fit_seconds, 2),
     })

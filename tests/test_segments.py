@@ -30,13 +30,35 @@ def test_names_follow_the_strongest_defining_deviation():
     assert S.segment_name(z(price_ratio=-1.3, below_median_share=1.1))[0] == "Bargain hunters"
     assert S.segment_name(z(category_focus=1.4))[0] == "Category specialists"
     assert S.segment_name(z(category_focus=0.5, monetary=0.5))[0] == S.FALLBACK_NAME
-    # repeated names: the strongest keeps it, the others are numbered by strength
-    assert S.unique_names([("Lapsing", 1.2), ("New", 2.0), ("Lapsing", 2.2), ("Lapsing", 1.5)]) == \
-        ["Lapsing 3", "New", "Lapsing", "Lapsing 2"]
     text = S.describe(z(monetary=2.5, category_focus=-0.1, orders=1.5, recency=-0.7),
                       {"monetary": 310.0, "orders": 7.0, "recency": 0.5},
                       {"monetary": 100.0, "orders": 3.0, "recency": 2.0})
     assert text == "spends 3.1x the average; 7.0 orders vs 3.0; last seen 0.5 days ago vs 2.0"
+
+
+def test_segment_names_are_distinct_and_say_what_sets_a_segment_apart():
+    centroids = [
+        z(recency=2.2, recent_share=-1.0),                      # lapsing, the strongest claim
+        z(recency=1.4, frequency=-0.6),                         # lapsing too, but weaker
+        z(frequency=1.2, aov=-0.9, orders=0.6),                 # no archetype
+        z(frequency=1.1, aov=-0.8, orders=0.5, monetary=0.3),   # the same words at first
+        z(orders=-1.6, events=-1.5),                            # was "Occasional buyers"
+        z(monetary=0.1),                                        # close to average
+    ]
+    names = S.segment_names(centroids)
+    assert len(set(names)) == len(names), names
+    assert names[0] == "Lapsing"
+    assert names[1] == "Long-absent infrequent buyers"
+    assert names[2].startswith("Frequent small-basket") and names[3].startswith("Frequent small-basket")
+    assert names[2] != names[3]
+    assert names[4] == "One-time low-activity buyers"
+    assert names[5] == "Typical buyers"
+    # a feature the data lacks never names a segment, whatever its (imputed) deviation
+    assert S.segment_names([z(category_focus=-1.5, frequency=0.9)],
+                           missing=frozenset({"category_focus"})) == ["Frequent buyers"]
+    # identical centroids still get distinct names
+    twins = S.segment_names([z(aov=1.0), z(aov=1.0), z(aov=1.0)])
+    assert len(set(twins)) == 3 and twins[0] == "Big-basket buyers"
 
 
 # --------------------------------------------------------------------------- stable ids
