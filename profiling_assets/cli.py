@@ -284,23 +284,17 @@ def cmd_summary(args: argparse.Namespace) -> None:
 
 
 def cmd_query(args: argparse.Namespace) -> None:
-    """Run SQL against the analysts' published copy (read-only) and print the result."""
+    """Run SQL against the analysts' published copy (sandboxed, read-only) and print it."""
     import csv
     import json
 
-    path = settings.published_path()
-    if not path.exists():
-        raise SystemExit(f"no published profile copy at {path}: run `make demo` or materialize "
-                         "user_profiles first")
+    from profiling_assets.analysts import QueryRefused, run_query
+
     try:
-        with duckdb.connect(str(path), read_only=True) as con:
-            cursor = con.execute(args.sql)
-            if cursor.description is None:
-                raise SystemExit("the statement returned no result set")
-            columns = [d[0] for d in cursor.description]
-            rows = cursor.fetchmany(args.limit) if args.limit else cursor.fetchall()
-    except duckdb.Error as exc:
-        raise SystemExit(f"query failed: {exc}") from None
+        result = run_query(args.sql, limit=args.limit, timeout_s=args.timeout)
+    except QueryRefused as exc:
+        raise SystemExit(str(exc)) from None
+    columns, rows = result.columns, result.rows
     if args.format == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(columns)
@@ -310,6 +304,8 @@ def cmd_query(args: argparse.Namespace) -> None:
     else:
         print_table(columns, rows, indent="", rule=True)
         print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    if result.truncated:
+        print(f"(only the first {args.limit:,} rows; --limit 0 for all)", file=sys.stderr)
 
 
 def cmd_models(args: argparse.Namespace) -> None:
@@ -389,7 +385,10 @@ def build_parser() -> argparse.ArgumentParser:
     query = sub.add_parser("query", help="run SQL against the analysts' published profile copy")
     query.add_argument("sql", help='e.g. "SELECT segment_name, count(*) FROM user_profiles GROUP BY 1"')
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    query.add_argument("--limit", type=int, default=0, help="at most this many rows (0: all)")
+    query.add_argument("--limit", type=int, default=1000,
+                       help="at most this many rows (0: all; default: %(default)s)")
+    query.add_argument("--timeout", type=float, default=60.0,
+                       help="stop the query after this many seconds (0: never; default: %(default)s)")
     query.set_defaults(func=cmd_query)
 
     models = sub.add_parser("models", help="list model versions or roll production back")
