@@ -9,6 +9,7 @@ reconciled independently. ``raw_users`` and ``raw_products`` load the snapshot f
 
 import gzip
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -132,10 +133,22 @@ class FileReport:
     accepted: int = 0
     rejected: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+    error: str | None = None  # set when the file could not be read to its end
+    file_bytes: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
 
 
-def _load_staged(con: duckdb.DuckDBPyConnection, report: FileReport, day: str, loaded_at: datetime) -> None:
-    """Type the current ``staged`` relation and write it to raw.events / raw.events_rejected."""
+# What reading a bad file raises: truncated or corrupt gzip (EOFError, BadGzipFile/zlib.error,
+# both OSError), a vanished file (FileNotFoundError), or DuckDB's readers (corrupt Parquet,
+# a CSV whose structure it cannot follow).
+UNREADABLE = (duckdb.Error, OSError, EOFError, zlib.error, pa.ArrowException)
+
+
+def _stage_typed(con: duckdb.DuckDBPyConnection, report: FileReport) -> None:
+    """Type the current ``staged`` relation and gather it into the day's ``day_typed``."""
     sql.run(con, "type_staged_events")
     for outcome, n in sql.query(con, "summarize_typed_events"):
         report.lines_read += n
@@ -143,32 +156,39 @@ def _load_staged(con: duckdb.DuckDBPyConnection, report: FileReport, day: str, l
             report.accepted += n
         else:
             report.rejected[outcome] += n
-    sql.run(con, "insert_raw_events", day=day, source_file=report.source_file, loaded_at=loaded_at)
+    sql.run(con, "append_day_typed", source_file=report.source_file)
 
 
-def load_events_file(
-    con: duckdb.DuckDBPyConnection, path: Path, fmt: str, day: str, loaded_at: datetime,
+def stage_events_file(
+    con: duckdb.DuckDBPyConnection, path: Path, fmt: str,
     progress: Callable[[str], None] | None = None,
 ) -> FileReport:
-    """Load one landing file into the raw tables (inside the caller's transaction)."""
+    """Read one landing file into the day's ``day_typed`` rows (outside any transaction). A
+    file that cannot be read to its end leaves no row there and comes back with ``error``
+    set, naming the file; the day's other files are unaffected."""
     started = time.perf_counter()
     report = FileReport(source_file=str(path), file_format=fmt)
-    if fmt == "jsonl":
-        for block in iter_line_blocks(path):
-            con.register("lines", block)
-            sql.run(con, "stage_jsonl_lines")
-            _load_staged(con, report, day, loaded_at)
-            con.unregister("lines")
-            if progress:
-                progress(f"{path.name}: {report.lines_read:,} lines")
-    else:
-        sql.run(con, "create_event_contract")
-        sql.run(con, f"stage_{fmt}_file", path=str(path))
-        _load_staged(con, report, day, loaded_at)
-    con.execute(
-        "INSERT INTO raw.ingest_files VALUES (?, ?, ?, ?, ?, ?)",
-        [day, report.source_file, fmt, path.stat().st_size, report.lines_read, loaded_at],
-    )
+    try:
+        report.file_bytes = path.stat().st_size
+        if fmt == "jsonl":
+            for block in iter_line_blocks(path):
+                con.register("lines", block)
+                try:
+                    sql.run(con, "stage_jsonl_lines")
+                    _stage_typed(con, report)
+                finally:
+                    con.unregister("lines")
+                if progress:
+                    progress(f"{path.name}: {report.lines_read:,} lines")
+        else:
+            sql.run(con, "create_event_contract")
+            sql.run(con, f"stage_{fmt}_file", path=str(path))
+            _stage_typed(con, report)
+    except UNREADABLE as exc:
+        sql.run(con, "drop_day_typed_file", source_file=report.source_file)
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        report.error = f"{path.name}: {type(exc).__name__}{': ' + detail if detail else ''}"[:500]
+        report.lines_read, report.accepted, report.rejected = 0, 0, Counter()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -198,6 +218,10 @@ class DayReport:
         return sum(f.lines_read for f in self.files)
 
     @property
+    def failed(self) -> list[FileReport]:
+        return [f for f in self.files if f.failed]
+
+    @property
     def accepted(self) -> int:
         return sum(f.accepted for f in self.files)
 
@@ -221,9 +245,16 @@ def ingest_day(
             f"events (a closed day), create an empty {folder / COMPLETE_MARKER} to say so."
         )
     loaded_at = datetime.now(UTC)
+    sql.run(con, "create_day_typed")
+    reports = [stage_events_file(con, path, fmt, progress) for path, fmt in files]
     with transaction(con):
         sql.run(con, "delete_raw_events_partition", day=day)
-        reports = [load_events_file(con, path, fmt, day, loaded_at, progress) for path, fmt in files]
+        sql.run(con, "insert_raw_events", day=day, loaded_at=loaded_at)
+        for r in reports:
+            sql.run(con, "insert_ingest_file", day=day, source_file=r.source_file,
+                    file_format=r.file_format, file_bytes=r.file_bytes, lines_read=r.lines_read,
+                    loaded_at=loaded_at, status="failed" if r.failed else "loaded",
+                    error=r.error)
     return DayReport(day=day, folder=folder, files=reports, ignored=ignored)
 
 
@@ -246,10 +277,14 @@ def _day_metadata(con: duckdb.DuckDBPyConnection, reports: list[DayReport]) -> d
         "rejected": sum(rejected.values()),
         "rejected_by_reason": counts_table(dict(rejected)) if rejected else "none",
         "files": dg.MetadataValue.md(markdown_table(
-            ["day", "file", "format", "lines", "accepted", "rejected", "seconds"],
-            [(r.day, Path(f.source_file).name, f.file_format, f.lines_read, f.accepted,
-              sum(f.rejected.values()), round(f.seconds, 2)) for r in reports for f in r.files],
+            ["day", "file", "format", "status", "lines", "accepted", "rejected", "seconds"],
+            [(r.day, Path(f.source_file).name, f.file_format, "failed" if f.failed else "loaded",
+              f.lines_read, f.accepted, sum(f.rejected.values()), round(f.seconds, 2))
+             for r in reports for f in r.files],
         )),
+        "failed_files": (dg.MetadataValue.md(markdown_table(
+            ["day", "error"], [(r.day, f.error) for r in reports for f in r.failed]))
+            if any(r.failed for r in reports) else "none"),
         "lines_per_second": round(lines / seconds) if seconds else 0,
         "preview": preview(con, "SELECT * EXCLUDE (loaded_at) FROM raw.events WHERE partition_date = ? LIMIT 5", [last]),
     }
@@ -261,16 +296,31 @@ def _day_metadata(con: duckdb.DuckDBPyConnection, reports: list[DayReport]) -> d
 
 def _reconciliation_check(con: duckdb.DuckDBPyConnection, days: list[str]) -> dg.AssetCheckResult:
     rows = sql.query(con, "reconcile_raw_events", first_day=days[0], last_day=days[-1])
-    mismatched = [r for r in rows if r[2] != r[3] + r[4]]
+    mismatched = [r[:5] for r in rows if r[2] != r[3] + r[4]]
+    failed = [(r[0], Path(r[1]).name, r[6]) for r in rows if r[5] == "failed"]
     return dg.AssetCheckResult(
         check_name="lines_reconcile",
         passed=not mismatched,
+        description=(f"{len(failed)} file(s) could not be read and were skipped: "
+                     f"{'; '.join(f[2] for f in failed)}"[:1000] if failed else None),
         metadata={
             "files_checked": len(rows),
             "mismatched_files": dg.MetadataValue.md(markdown_table(
                 ["day", "file", "lines_read", "accepted", "rejected"], mismatched)) if mismatched else "none",
+            "failed_files": dg.MetadataValue.md(markdown_table(
+                ["day", "file", "error"], failed)) if failed else "none",
         },
     )
+
+
+def _readable_check(reports: list["DayReport"]) -> dg.AssetCheckResult:
+    failed = [(r.day, f.error) for r in reports for f in r.failed]
+    return dg.AssetCheckResult(
+        check_name="every_file_readable", passed=not failed, severity=dg.AssetCheckSeverity.WARN,
+        description=(f"{len(failed)} unreadable file(s) skipped; fix or replace them and re-run "
+                     "the day" if failed else "every landing file was read to its end"),
+        metadata={"failed_files": dg.MetadataValue.md(markdown_table(["day", "error"], failed))
+                  if failed else "none"})
 
 
 @dg.asset(
@@ -279,10 +329,18 @@ def _reconciliation_check(con: duckdb.DuckDBPyConnection, days: list[str]) -> dg
     group_name="ingest",
     kinds={"duckdb", "python"},
     pool="duckdb",
-    check_specs=[dg.AssetCheckSpec(
-        "lines_reconcile", asset="raw_events",
-        description="For every landing file of the day: lines read = accepted + rejected.",
-    )],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "lines_reconcile", asset="raw_events",
+            description="For every landing file of the day: lines read = accepted + rejected "
+                        "(a file that could not be read counts 0 lines and is listed)."),
+        dg.AssetCheckSpec(
+            "every_file_readable", asset="raw_events",
+            description="Every landing file of the day was read to its end. A truncated, "
+                        "corrupt or vanished file is skipped, recorded in raw.ingest_files with "
+                        "status 'failed' and its error, and named here (a warning); the day's "
+                        "other files load."),
+    ],
 )
 def raw_events(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     """Every line of a day's landing files (JSONL, JSONL.gz, CSV, Parquet under
@@ -304,9 +362,12 @@ def raw_events(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
                          f"{sum(report.rejected_by_reason.values()):,} rejected")
             for path in report.ignored:
                 context.log.warning(f"{day}: ignored unsupported file {path}")
+            for f in report.failed:
+                context.log.warning(f"{day}: could not read {f.source_file}, skipped: {f.error}")
             reports.append(report)
         yield dg.MaterializeResult(metadata=_day_metadata(con, reports))
         yield _reconciliation_check(con, days)
+        yield _readable_check(reports)
 
 
 def _snapshot_files(kind: str) -> tuple[list[Path], list[Path]]:

@@ -41,6 +41,10 @@ CREATE TABLE IF NOT EXISTS raw.ingest_files (
     lines_read BIGINT NOT NULL,
     loaded_at TIMESTAMPTZ NOT NULL
 );
+-- status: 'loaded', or 'failed' (unreadable: truncated, corrupt, vanished) with the error;
+-- added in place on warehouses created before per-file quarantine.
+ALTER TABLE raw.ingest_files ADD COLUMN IF NOT EXISTS status VARCHAR DEFAULT 'loaded';
+ALTER TABLE raw.ingest_files ADD COLUMN IF NOT EXISTS error VARCHAR;
 
 CREATE TABLE IF NOT EXISTS raw.users (
     user_id VARCHAR NOT NULL,

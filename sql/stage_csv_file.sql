@@ -5,7 +5,7 @@
 SET preserve_insertion_order = true;
 DROP TABLE IF EXISTS csv_reject_errors;
 DROP TABLE IF EXISTS csv_reject_scans;
-CREATE OR REPLACE TEMP TABLE staged AS
+CREATE OR REPLACE TEMP TABLE staged_file AS
 WITH records AS (
     SELECT * FROM read_csv($path, all_varchar = true, header = true, quote = '"', escape = '"',
                            store_rejects = true, rejects_table = 'csv_reject_errors',
@@ -20,8 +20,10 @@ SELECT row_number() OVER () AS line_no, to_json(src)::VARCHAR AS raw_line,
        event_id, ts, user_id, session_id, event_type, product_id,
        price, quantity, query, review_text, rating, device
 FROM src;
-INSERT INTO staged
+INSERT INTO staged_file
 SELECT DISTINCT line, csv_line, 'malformed_csv',
        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM csv_reject_errors;
 SET preserve_insertion_order = false;
+-- every loader names its rows `staged`, a view, so that formats can follow each other
+CREATE OR REPLACE TEMP VIEW staged AS SELECT * FROM staged_file;

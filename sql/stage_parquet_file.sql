@@ -1,6 +1,6 @@
 -- Parquet landing file: typed columns are read as text and validated like any other line;
 -- a rejected row keeps its content as JSON. Missing optional columns become NULL.
-CREATE OR REPLACE TEMP TABLE staged AS
+CREATE OR REPLACE TEMP TABLE staged_file AS
 WITH src AS (
     SELECT * FROM event_contract
     UNION ALL BY NAME
@@ -14,3 +14,5 @@ SELECT file_row_number + 1 AS line_no, to_json(src)::VARCHAR AS raw_line,
        quantity::VARCHAR AS quantity, query::VARCHAR AS query,
        review_text::VARCHAR AS review_text, rating::VARCHAR AS rating, device::VARCHAR AS device
 FROM src;
+-- every loader names its rows `staged`, a view, so that formats can follow each other
+CREATE OR REPLACE TEMP VIEW staged AS SELECT * FROM staged_file;

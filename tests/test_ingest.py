@@ -201,3 +201,69 @@ def test_snapshots_keep_latest_row_and_reject_rows_without_id(data_dir, con):
     assert result["rejected"] == {"missing_user_id": 1, "superseded_by_later_row": 1}
     rows = con.execute("SELECT user_id, signup_date::VARCHAR, age FROM raw.users ORDER BY 1").fetchall()
     assert rows == [("U1", "2026-02-02", 35), ("U2", None, None)]
+
+
+def test_unreadable_files_are_quarantined_and_formats_mix(data_dir, con, monkeypatch):
+    """A truncated gzip, a corrupt and an empty Parquet file and a file that vanishes are each
+    recorded as failed with an error naming them; the day's JSONL, CSV and Parquet files load
+    together; fixing a file and re-running the day picks it up."""
+    import dagster as dg
+
+    from profiling_assets.ingest import _readable_check, _reconciliation_check
+
+    folder = data_dir / "landing" / "events" / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    (folder / "a.jsonl").write_text(ev("j1") + "\n" + ev("j2") + "\n")
+    (folder / "b.csv").write_text("event_id,ts,user_id,event_type,product_id\n"
+                                  "c1,2026-10-02T10:00:00Z,U1,view,P1\n")
+    pd.DataFrame({"event_id": ["p1"], "ts": ["2026-10-02T10:00:00Z"], "user_id": ["U1"],
+                  "event_type": ["view"], "product_id": ["P1"]}).to_parquet(folder / "c.parquet")
+    whole = gzip.compress(("\n".join(ev(f"t{i}", user_id=f"U{i}") for i in range(5000)) + "\n").encode())
+    (folder / "d.jsonl.gz").write_bytes(whole[: len(whole) // 2])
+    (folder / "e.parquet").write_bytes(b"PAR1 this is not parquet")
+    (folder / "f.parquet").write_bytes(b"")
+
+    report = ingest_day(con, DAY, data_dir)
+    failed = {Path(f.source_file).name: f.error for f in report.files if f.failed}
+    assert set(failed) == {"d.jsonl.gz", "e.parquet", "f.parquet"}
+    assert all(error.startswith(name) for name, error in failed.items())  # each names its file
+    assert report.accepted == 4  # every valid line of the other files, whatever the format
+    rows = con.execute("SELECT source_file, status, lines_read, error IS NOT NULL FROM raw.ingest_files "
+                       "ORDER BY 1").fetchall()
+    assert [(Path(f).name, s, n, e) for f, s, n, e in rows] == [
+        ("a.jsonl", "loaded", 2, False), ("b.csv", "loaded", 1, False), ("c.parquet", "loaded", 1, False),
+        ("d.jsonl.gz", "failed", 0, True), ("e.parquet", "failed", 0, True), ("f.parquet", "failed", 0, True)]
+    assert con.execute("SELECT count(*) FROM raw.events WHERE source_file LIKE '%d.jsonl.gz'").fetchone()[0] == 0
+    # the counts reconcile, and the unreadable files are named in the checks (a warning)
+    reconcile = _reconciliation_check(con, [DAY])
+    assert reconcile.passed and "3 file(s) could not be read" in reconcile.description
+    readable = _readable_check([report])
+    assert not readable.passed and readable.severity == dg.AssetCheckSeverity.WARN
+
+    # fixed files are picked up by a re-run; a file that vanishes after listing is recorded too
+    (folder / "d.jsonl.gz").write_bytes(whole)
+    (folder / "e.parquet").unlink()
+    (folder / "f.parquet").unlink()
+    import profiling_assets.ingest as ingest_module
+
+    listed = ingest_module.landing_files
+
+    def listing_with_a_ghost(path):
+        files, ignored = listed(path)
+        return [*files, (path / "gone.csv", "csv")], ignored
+
+    monkeypatch.setattr(ingest_module, "landing_files", listing_with_a_ghost)
+    report = ingest_day(con, DAY, data_dir)
+    assert [Path(f.source_file).name for f in report.files if f.failed] == ["gone.csv"]
+    assert report.accepted == 4 + 5000
+
+
+def test_a_jsonl_day_then_a_csv_day_on_one_connection(data_dir, con):
+    for day, name, body in (("2026-10-02", "a.jsonl", ev("j1") + "\n"),
+                            ("2026-10-03", "b.csv", ("event_id,ts,user_id,event_type,product_id\n"
+                                                     "c1,2026-10-03T10:00:00Z,U1,view,P1\n")),
+                            ("2026-10-04", "c.jsonl", ev("j2", ts="2026-10-04T10:00:00Z") + "\n")):
+        folder = data_dir / "landing" / "events" / f"dt={day}"
+        folder.mkdir(parents=True)
+        (folder / name).write_text(body)
+        assert ingest_day(con, day, data_dir).accepted == 1
