@@ -7,6 +7,7 @@ reconciled independently. ``raw_users`` and ``raw_products`` load the snapshot f
 """
 
 
+import csv
 import gzip
 import time
 import zlib
@@ -20,6 +21,7 @@ import dagster as dg
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 from dagster_duckdb import DuckDBResource
 
 from profiling_assets import settings, sql
@@ -39,6 +41,9 @@ EVENT_FORMATS: dict[str, str] = {
     ".csv": "csv",
     ".parquet": "parquet",
 }
+# Ids longer than this are refused ('id_too_long'): real ids are short keys, and a huge one
+# is junk that would bloat every table and index it reaches.
+MAX_ID_LENGTH = 256
 # Bounded memory per file: lines are handed to DuckDB in blocks of about this many bytes.
 CHUNK_BYTES = 64 * 1024 * 1024
 BATCH_ROWS = 32_768
@@ -135,10 +140,78 @@ class FileReport:
     seconds: float = 0.0
     error: str | None = None  # set when the file could not be read to its end
     file_bytes: int = 0
+    note: str | None = None   # a file-wide refusal, e.g. a CSV header without event_id
 
     @property
     def failed(self) -> bool:
         return self.error is not None
+
+
+@dataclass
+class CsvHeader:
+    names: list[str]
+    delimiter: str
+    problem: str | None  # why the header is refused ('bad_header'), None when it is usable
+
+
+CSV_DELIMITERS = (",", ";", "\t", "|")
+CONTRACT_COLUMNS = ("event_id", "ts", "user_id", "session_id", "event_type", "product_id",
+                    "price", "quantity", "query", "review_text", "rating", "device")
+# Without these no line of the file can be an event; the others may be absent.
+REQUIRED_COLUMNS = ("event_id", "ts", "user_id", "event_type")
+
+
+def csv_header(path: Path) -> CsvHeader | None:
+    """The header row of a CSV landing file (None for an empty file), with the delimiter that
+    splits it into the most contract columns. A header lacking a required column, or naming
+    one twice, is a problem: every record of the file is then refused as 'bad_header'."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as handle:
+        first = handle.readline().lstrip("\ufeff").rstrip("\r\n")
+    if not first.strip():
+        return None
+
+    def split(delimiter: str) -> list[str]:
+        return [n.strip() for n in next(csv.reader([first], delimiter=delimiter, quotechar='"'))]
+
+    delimiter = max(CSV_DELIMITERS, key=lambda d: len({n.lower() for n in split(d)} & set(CONTRACT_COLUMNS)))
+    names = [n or f"unnamed_{i + 1}" for i, n in enumerate(split(delimiter))]
+    lowered = [n.lower() for n in names]
+    missing = [c for c in REQUIRED_COLUMNS if c not in lowered]
+    repeated = sorted({n for n in lowered if lowered.count(n) > 1})
+    problem = None
+    if missing or repeated:
+        problem = "; ".join(part for part in (
+            f"header lacks {', '.join(missing)}" if missing else "",
+            f"header repeats {', '.join(repeated)}" if repeated else "") if part)
+        problem += f" (header: {first[:200]!r})"
+        if repeated:  # distinct names so that the records can still be read and counted
+            names = [f"{n}_{i + 1}" for i, n in enumerate(names)]
+    return CsvHeader(names, delimiter, problem)
+
+
+def nested_contract_columns(path: Path) -> list[str]:
+    """Contract columns of a Parquet file whose type is nested (read as text they would become
+    ids like '[1, 2]')."""
+    schema = pq.read_schema(path)
+    return [f.name for f in schema if f.name.lower() in CONTRACT_COLUMNS and pa.types.is_nested(f.type)]
+
+
+def _refuse_after_runaway_quote(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """A quote left open with no closing quote before the end makes DuckDB's reader take the
+    rest of the file as one value: refuse each physical line after it as 'csv_unrecoverable'
+    (counted one by one) instead of hiding them in one rejected record."""
+    line = sql.query(con, "select_csv_runaway_quote")[0][0]
+    if line is None:
+        return
+    for block in iter_line_blocks(path):
+        if block["line_no"][-1].as_py() <= line:
+            continue
+        con.register("lines", block)
+        try:
+            sql.run(con, "stage_csv_unrecoverable_lines", line=line)
+        finally:
+            con.unregister("lines")
 
 
 # What reading a bad file raises: truncated or corrupt gzip (EOFError, BadGzipFile/zlib.error,
@@ -149,7 +222,7 @@ UNREADABLE = (duckdb.Error, OSError, EOFError, zlib.error, pa.ArrowException)
 
 def _stage_typed(con: duckdb.DuckDBPyConnection, report: FileReport) -> None:
     """Type the current ``staged`` relation and gather it into the day's ``day_typed``."""
-    sql.run(con, "type_staged_events")
+    sql.run(con, "type_staged_events", max_id_length=MAX_ID_LENGTH)
     for outcome, n in sql.query(con, "summarize_typed_events"):
         report.lines_read += n
         if outcome == "accepted":
@@ -180,9 +253,22 @@ def stage_events_file(
                     con.unregister("lines")
                 if progress:
                     progress(f"{path.name}: {report.lines_read:,} lines")
-        else:
+        elif fmt == "csv":
             sql.run(con, "create_event_contract")
-            sql.run(con, f"stage_{fmt}_file", path=str(path))
+            header = csv_header(path)
+            if header is not None:  # an empty file has no lines to account for
+                report.note = header.problem
+                sql.run(con, "stage_csv_file", path=str(path), delim=header.delimiter,
+                        columns=dict.fromkeys(header.names, "VARCHAR"),
+                        bad_header=header.problem is not None)
+                _refuse_after_runaway_quote(con, path)
+                _stage_typed(con, report)
+        else:
+            nested = nested_contract_columns(path)
+            if nested:
+                report.note = f"columns {', '.join(nested)} hold lists, structs or maps, not values"
+            sql.run(con, "create_event_contract")
+            sql.run(con, "stage_parquet_file", path=str(path), nested=bool(nested))
             _stage_typed(con, report)
     except UNREADABLE as exc:
         sql.run(con, "drop_day_typed_file", source_file=report.source_file)
@@ -277,10 +363,10 @@ def _day_metadata(con: duckdb.DuckDBPyConnection, reports: list[DayReport]) -> d
         "rejected": sum(rejected.values()),
         "rejected_by_reason": counts_table(dict(rejected)) if rejected else "none",
         "files": dg.MetadataValue.md(markdown_table(
-            ["day", "file", "format", "status", "lines", "accepted", "rejected", "seconds"],
+            ["day", "file", "format", "status", "lines", "accepted", "rejected", "seconds", "note"],
             [(r.day, Path(f.source_file).name, f.file_format, "failed" if f.failed else "loaded",
-              f.lines_read, f.accepted, sum(f.rejected.values()), round(f.seconds, 2))
-             for r in reports for f in r.files],
+              f.lines_read, f.accepted, sum(f.rejected.values()), round(f.seconds, 2),
+              f.error or f.note or "") for r in reports for f in r.files],
         )),
         "failed_files": (dg.MetadataValue.md(markdown_table(
             ["day", "error"], [(r.day, f.error) for r in reports for f in r.failed]))
@@ -364,6 +450,9 @@ def raw_events(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
                 context.log.warning(f"{day}: ignored unsupported file {path}")
             for f in report.failed:
                 context.log.warning(f"{day}: could not read {f.source_file}, skipped: {f.error}")
+            for f in report.files:
+                if f.note:
+                    context.log.warning(f"{day}: every record of {f.source_file} refused: {f.note}")
             reports.append(report)
         yield dg.MaterializeResult(metadata=_day_metadata(con, reports))
         yield _reconciliation_check(con, days)

@@ -7,7 +7,10 @@ DROP TABLE IF EXISTS csv_reject_errors;
 DROP TABLE IF EXISTS csv_reject_scans;
 CREATE OR REPLACE TEMP TABLE staged_file AS
 WITH records AS (
-    SELECT * FROM read_csv($path, all_varchar = true, header = true, quote = '"', escape = '"',
+    -- the header was read and the delimiter chosen in Python (csv_header): a sniffer that has
+    -- to guess the dialect falls back to one column when a quote is left open
+    SELECT * FROM read_csv($path, auto_detect = false, header = true, delim = $delim,
+                           quote = '"', escape = '"', columns = $columns,
                            store_rejects = true, rejects_table = 'csv_reject_errors',
                            rejects_scan = 'csv_reject_scans')
 ), src AS (
@@ -16,12 +19,12 @@ WITH records AS (
     SELECT * FROM records
 )
 SELECT row_number() OVER () AS line_no, to_json(src)::VARCHAR AS raw_line,
-       NULL::VARCHAR AS parse_error,
+       CASE WHEN $bad_header THEN 'bad_header' END AS parse_error,
        event_id, ts, user_id, session_id, event_type, product_id,
        price, quantity, query, review_text, rating, device
 FROM src;
 INSERT INTO staged_file
-SELECT DISTINCT line, csv_line, 'malformed_csv',
+SELECT DISTINCT line, csv_line, CASE WHEN $bad_header THEN 'bad_header' ELSE 'malformed_csv' END,
        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM csv_reject_errors;
 SET preserve_insertion_order = false;

@@ -30,6 +30,15 @@ WITH v AS (
             WHEN parse_error IS NOT NULL THEN parse_error
             WHEN event_id IS NULL THEN 'missing_event_id'
             WHEN user_id IS NULL THEN 'missing_user_id'
+            -- ids are keys and labels downstream: bounded, and free of control characters
+            -- (NUL, newlines, escapes) that break exports and terminals
+            WHEN length(event_id) > $max_id_length OR length(user_id) > $max_id_length
+                 OR length(session_id) > $max_id_length OR length(product_id) > $max_id_length
+                THEN 'id_too_long'
+            WHEN regexp_matches(event_id, '[\x00-\x1f\x7f]') OR regexp_matches(user_id, '[\x00-\x1f\x7f]')
+                 OR regexp_matches(coalesce(session_id, ''), '[\x00-\x1f\x7f]')
+                 OR regexp_matches(coalesce(product_id, ''), '[\x00-\x1f\x7f]')
+                THEN 'id_control_characters'
             WHEN event_type IS NULL THEN 'missing_event_type'
             WHEN event_type NOT IN ('view', 'cart', 'purchase', 'search', 'review', 'return')
                 THEN 'unknown_event_type'

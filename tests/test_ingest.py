@@ -267,3 +267,62 @@ def test_a_jsonl_day_then_a_csv_day_on_one_connection(data_dir, con):
         folder.mkdir(parents=True)
         (folder / name).write_text(body)
         assert ingest_day(con, day, data_dir).accepted == 1
+
+
+def test_junk_ids_and_non_scalar_values_are_refused(data_dir, con):
+    folder = data_dir / "landing" / "events" / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    lines = {
+        ev("ok1", user_id="[not an array] but a string"): "accepted",
+        ev("ok2", query="{curly} text", user_id="U1"): "accepted",
+        ev("ok3", user_id="true story"): "accepted",
+        ev("n1", user_id="a\u0000b"): "id_control_characters",
+        ev("n2", product_id="P\n1"): "id_control_characters",
+        ev("n3", user_id="x" * 100_000): "id_too_long",
+        ev("n4", user_id=True): "non_scalar_value",
+        ev("n5", user_id=[1, 2]): "non_scalar_value",
+        ev("n6", user_id={"a": 1}): "non_scalar_value",
+        ev("n7", query=["red", "shoes"], event_type="search", product_id=None): "non_scalar_value",
+        ev("n8", price={"amount": 3}): "non_scalar_value",
+    }
+    (folder / "a.jsonl").write_text("\n".join(lines) + "\n"
+                                    # a repeated key: the first value counts (documented)
+                                    + '{"event_id":"d1","ts":"2026-10-02T10:00:00Z","user_id":"first",'
+                                      '"user_id":"second","event_type":"view","product_id":"P1"}\n')
+    # a Parquet file whose user_id column holds lists: every row refused, the file named
+    pd.DataFrame({"event_id": ["q1", "q2"], "ts": ["2026-10-02T10:00:00Z"] * 2,
+                  "user_id": [[1, 2], [3]], "event_type": ["view"] * 2,
+                  "product_id": ["P1"] * 2}).to_parquet(folder / "b.parquet")
+    report = ingest_day(con, DAY, data_dir)
+    expected = pd.Series(list(lines.values()) + ["accepted"] + ["non_scalar_value"] * 2).value_counts().to_dict()
+    got = {"accepted": report.accepted, **report.rejected_by_reason}
+    assert got == expected
+    assert "user_id" in next(f.note for f in report.files if f.source_file.endswith("b.parquet"))
+    assert con.execute("SELECT user_id FROM raw.events WHERE event_id = 'd1'").fetchone() == ("first",)
+    assert con.execute("SELECT max(length(user_id)) FROM raw.events").fetchone()[0] < 100
+
+
+def test_csv_broken_quote_and_bad_header_are_counted_line_by_line(data_dir, con):
+    folder = data_dir / "landing" / "events" / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    header = "event_id;ts;user_id;event_type;product_id;query"  # semicolons: found from the header
+    opened = '"open quote'
+    rows = [f"e{i};2026-10-02T10:00:00Z;U{i};search;P1;{opened if i == 50 else 'red shoes'}"
+            for i in range(101)]
+    (folder / "a.csv").write_text("\n".join([header, *rows]) + "\n")
+    (folder / "b.csv").write_text("id,when,who,what\n1,2026-10-02T10:00:00Z,U1,view\n2,x,U2,view\n")
+    (folder / "c.csv").write_text("event_id,ts,user_id,event_type,product_id\n"
+                                  "c1,2026-10-02T10:00:00Z,U1,view,P1\n")
+    report = ingest_day(con, DAY, data_dir)
+    by_file = {Path(f.source_file).name: f for f in report.files}
+    a = by_file["a.csv"]
+    # the 50 records before the open quote load; the broken record and the 50 lines it
+    # swallowed are refused one by one
+    assert (a.accepted, dict(a.rejected)) == (50, {"malformed_csv": 1, "csv_unrecoverable": 50})
+    assert a.lines_read == 101
+    b = by_file["b.csv"]
+    assert (b.accepted, dict(b.rejected)) == (0, {"bad_header": 2})
+    assert "header lacks event_id, ts, user_id, event_type" in b.note
+    assert by_file["c.csv"].accepted == 1  # other files are untouched
+    broken = con.execute("SELECT raw_line FROM raw.events_rejected WHERE reason = 'malformed_csv'").fetchone()[0]
+    assert broken.startswith("e50;") and "\n" not in broken
