@@ -12,7 +12,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from profiling_assets import sql
-from profiling_assets.metadata import counts_table, day_logger, days_label, preview
+from profiling_assets.metadata import counts_table, day_logger, days_label, preview_file
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 
@@ -120,8 +120,6 @@ def cleaned_events(context: dg.AssetExecutionContext, config: CleaningConfig,
             "bot_users": con.execute(
                 "SELECT count(*) FROM clean.bot_users WHERE event_date BETWEEN ? AND ?",
                 [days[0], days[-1]]).fetchone()[0],
-            "preview": preview(
-                con, "SELECT * EXCLUDE (cleaned_at, source_file) FROM clean.events WHERE event_date = ? LIMIT 5",
-                [days[-1]]),
+            "preview": preview_file(con, "preview_cleaned_events", day=days[-1]),
         })
         yield from _checks(con, days)

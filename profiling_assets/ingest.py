@@ -25,7 +25,13 @@ import pyarrow.parquet as pq
 from dagster_duckdb import DuckDBResource
 
 from profiling_assets import settings, sql
-from profiling_assets.metadata import counts_table, day_logger, days_label, markdown_table, preview
+from profiling_assets.metadata import (
+    counts_table,
+    day_logger,
+    days_label,
+    markdown_table,
+    preview_file,
+)
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 
@@ -372,7 +378,7 @@ def _day_metadata(con: duckdb.DuckDBPyConnection, reports: list[DayReport]) -> d
             ["day", "error"], [(r.day, f.error) for r in reports for f in r.failed]))
             if any(r.failed for r in reports) else "none"),
         "lines_per_second": round(lines / seconds) if seconds else 0,
-        "preview": preview(con, "SELECT * EXCLUDE (loaded_at) FROM raw.events WHERE partition_date = ? LIMIT 5", [last]),
+        "preview": preview_file(con, "preview_raw_events", day=last),
     }
     ignored = [str(p) for r in reports for p in r.ignored]
     if ignored:
@@ -484,7 +490,7 @@ def load_snapshot(con: duckdb.DuckDBPyConnection, kind: str, files: list[Path]) 
     return {"rows": rows, "rejected": rejected}
 
 
-def _snapshot_asset(kind: str, id_column: str, description: str):
+def _snapshot_asset(kind: str, description: str):
     @dg.asset(name=f"raw_{kind}", group_name="ingest", kinds={"duckdb"}, pool="duckdb",
               description=description)
     def _asset(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
@@ -503,21 +509,19 @@ def _snapshot_asset(kind: str, id_column: str, description: str):
                 "source_files": dg.MetadataValue.json([str(p) for p in files]),
                 "rejected_by_reason": counts_table(result["rejected"]) if result["rejected"] else "none",
                 "missing_source": not files,
-                "preview": preview(con, f"SELECT * EXCLUDE (loaded_at) FROM raw.{kind} ORDER BY {id_column} LIMIT 5")
-                if kind == "products" else preview(
-                    con, "SELECT user_id, signup_date, age, gender, city FROM raw.users ORDER BY user_id LIMIT 5"),
+                "preview": preview_file(con, f"preview_raw_{kind}"),
             })
 
     return _asset
 
 
 raw_users = _snapshot_asset(
-    "users", "user_id",
+    "users",
     "Registration snapshot from landing/users/*.csv (latest row per user_id). The only table "
     "holding PII (email, phone); nothing downstream selects those columns.",
 )
 raw_products = _snapshot_asset(
-    "products", "product_id",
+    "products",
     "Product catalogue snapshot from landing/products/*.csv (latest row per product_id): "
     "title, description, category, brand, list price.",
 )
