@@ -18,6 +18,19 @@ TRAIN_JOB = {"text_encoder": "train_text_encoder", "svd_model": "train_svd",
              "segment_model": "train_segments"}
 
 
+
+def read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection for a command; a file DuckDB cannot open is one line, not a
+    traceback."""
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as exc:
+        first = str(exc).splitlines()[0]
+        if "lock" in first.lower():
+            raise SystemExit(f"{path} is in use by a running job; try again when it ends "
+                             f"({first})") from None
+        raise SystemExit(f"cannot open {path}: {first}") from None
+
 def _check_day(value: str, option: str) -> str:
     try:
         return date.fromisoformat(value).isoformat()
@@ -57,7 +70,7 @@ def models_without_production(warehouse: Path) -> tuple[list[str], list[str]]:
 
     if not warehouse.exists():
         return list(MODEL_ORDER), list(MODEL_ORDER)
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with read_only(warehouse) as con:
         try:
             found = registry.versions(con)
         except duckdb.CatalogException:
@@ -153,7 +166,7 @@ SUMMARY_DAYS = 31  # a longer history shows its last days and the totals
 
 
 def print_summary(warehouse: Path, every_day: bool = False) -> None:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with read_only(warehouse) as con:
         rows = sql.query(con, "demo_summary")
     # daily active users do not add up over days: the total leaves that column empty
     totals = ("total", *(sum(r[i] for r in rows) for i in range(1, 6)), None,
@@ -171,9 +184,10 @@ def print_summary(warehouse: Path, every_day: bool = False) -> None:
 # The headline figures of each model kind, as (metric key, label).
 MODEL_FIGURES = {
     "text_encoder": [("macro_f1", "macro-F1"), ("frozen_macro_f1", "frozen base macro-F1")],
-    "svd_model": [("svd_recall_at_10", "recall@10"), ("popularity_recall_at_10", "popularity recall@10"),
-                  ("svd_ndcg_at_10", "NDCG@10"), ("popularity_ndcg_at_10", "popularity NDCG@10"),
-                  ("svd_coverage_at_10", "coverage")],
+    "svd_model": [("recall_at_10", "recall@10"),
+                  ("strongest_baseline_recall_at_10", "strongest baseline recall@10"),
+                  ("lift_over_strongest_baseline", "lift"), ("ndcg_at_10", "NDCG@10"),
+                  ("coverage_at_10", "coverage")],
     "segment_model": [("k", "k"), ("silhouette", "silhouette"),
                       ("ari_vs_archetypes", "ARI vs planted archetypes")],
 }
@@ -193,7 +207,7 @@ def print_segments(published: Path) -> None:
     if not published.exists():
         print("  (no published profile copy)")
         return
-    with duckdb.connect(str(published), read_only=True) as con:
+    with read_only(published) as con:
         cursor = sql.run(con, "demo_segment_summary")
         header = tuple(d[0] for d in cursor.description)
         rows = cursor.fetchall()
@@ -236,7 +250,7 @@ def print_report() -> None:
     print("\nWarehouse summary:")
     print_summary(settings.warehouse_path())
     print("\nModels:")
-    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
+    with read_only(settings.warehouse_path()) as con:
         print_models(registry.versions(con))
     print(f"\nSegments (from the analysts' copy, {settings.published_path()}):")
     print_segments(settings.published_path())
@@ -261,7 +275,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         _train(inst, model)
     from profiling_assets import registry
 
-    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
+    with read_only(settings.warehouse_path()) as con:
         print_models(registry.versions(con))
 
 
@@ -316,10 +330,12 @@ def cmd_models(args: argparse.Namespace) -> None:
     path = settings.warehouse_path()
     if not path.exists():
         raise SystemExit(f"no warehouse at {path}: run `profiling-assets demo` first")
-    try:
-        con = duckdb.connect(str(path), read_only=args.action == "list")
-    except duckdb.IOException as exc:
-        raise SystemExit(f"the warehouse is busy (a run is writing): {exc}") from None
+    if args.action == "list":
+        con = read_only(path)
+    else:
+        from profiling_assets.resources import open_warehouse
+
+        con = open_warehouse(path)
     with con:
         if args.action == "rollback":
             prepare_connection(con)
@@ -341,6 +357,31 @@ def cmd_models(args: argparse.Namespace) -> None:
                   f"(was {current.version if current else 'none'})")
         versions = registry.versions(con, args.model)
     print_models(versions, indent="")
+
+
+def cmd_forget(args: argparse.Namespace) -> None:
+    """Remove users from every warehouse table, republish, and suppress them at ingest."""
+    from profiling_assets import forget
+
+    ids = list(args.user_ids)
+    try:
+        if args.file:
+            ids += forget.read_id_file(Path(args.file))
+        if not any(i.strip() for i in ids):
+            raise SystemExit("forget: give at least one USER_ID or --file with one id per line")
+        report = forget.forget_users(ids, compact=args.compact)
+    except (forget.ForgetError, ValueError) as exc:
+        raise SystemExit(f"forget: {exc}") from None
+    for user in report.users:
+        if user.found:
+            print(f"forgot {user.user_id}: {user.total:,} rows from {len(user.rows)} tables "
+                  f"({', '.join(f'{t} {n:,}' for t, n in user.rows.items())})")
+        else:
+            print(f"not found: {user.user_id} is in no table (suppressed for future ingest anyway)")
+    print(f"{len(report.users)} user(s) on the suppression list; deletion log in meta.deletion_log"
+          + (f"; republished {report.published}" if report.published else "")
+          + ("; warehouse file rewritten" if report.compacted else
+             " (deleted rows' bytes stay in the file until --compact)"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -398,6 +439,16 @@ def build_parser() -> argparse.ArgumentParser:
                                      "production version)")
     models.set_defaults(func=cmd_models)
 
+    forget = sub.add_parser(
+        "forget", help="remove users from every warehouse table and the analysts' copy, and "
+                       "suppress them at ingest (docs/privacy.md)")
+    forget.add_argument("user_ids", nargs="*", metavar="USER_ID")
+    forget.add_argument("--file", help="a file of user ids, one per line (# comments allowed)")
+    forget.add_argument("--compact", action="store_true",
+                        help="then rewrite the warehouse file so that no deleted bytes remain "
+                             "(takes as long as copying the warehouse)")
+    forget.set_defaults(func=cmd_forget)
+
     summary = sub.add_parser("summary", help="per-day counts from the warehouse")
     summary.add_argument("--all", action="store_true",
                          help=f"every day (default: the last {SUMMARY_DAYS} and the totals)")
@@ -410,7 +461,13 @@ def main(argv: list[str] | None = None) -> None:
     # Dagster flags backfill_policy as beta on every import; it is noise on a terminal.
     warnings.filterwarnings("ignore", message=".*is currently in beta")
     args = build_parser().parse_args(argv)
-    args.func(args)
+    problems = settings.configuration_problems()
+    if problems:
+        raise SystemExit("configuration: " + "\nconfiguration: ".join(problems))
+    try:
+        args.func(args)
+    except settings.WarehouseUnavailable as exc:
+        raise SystemExit(str(exc)) from None
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The warehouse resource: one DuckDB file, connections taken briefly, always in UTC."""
 
 import hashlib
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -12,13 +13,14 @@ from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
 
 from profiling_assets import settings, sql
+from profiling_assets.settings import WarehouseUnavailable
 
 # Tables every layer may touch; creating them is idempotent and cheap, so each writer
 # prepares its connection instead of relying on a separate migration step.
 SCHEMA_FILES = (
     "create_raw_tables", "create_clean_tables", "create_features_tables", "create_ml_tables",
     "create_factor_tables", "create_text_tables", "create_segment_tables",
-    "create_profile_tables",
+    "create_profile_tables", "create_privacy_tables",
 )
 
 
@@ -95,8 +97,8 @@ class WarehouseResource(DuckDBResource):
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        with super().get_connection() as con:
+        con = open_warehouse(Path(self.database), self.connection_config)
+        try:
             if self._keeper is None:
                 # the same settings as the resource's own connections (DuckDB refuses a second
                 # connection to an open file with other settings)
@@ -104,6 +106,39 @@ class WarehouseResource(DuckDBResource):
                     "custom_user_agent": "dagster", **self.connection_config})
             prepare_connection(con)
             yield con
+        finally:
+            con.close()
+
+
+# Another process holding the file's lock (a sensor's read, a run in another pool) lets go
+# within seconds; these waits add up to about 100 s before giving up.
+LOCK_WAITS = tuple(0.1 * 2 ** i for i in range(10))
+
+
+def open_warehouse(path: Path, config: dict | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-write connection to the warehouse. A lock held by another process is waited
+    for; anything else (a read-only or full disk, a folder that cannot be created, a file
+    that is not a DuckDB database) fails at once, naming the path."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WarehouseUnavailable(f"cannot create the warehouse folder {path.parent}: "
+                                   f"{exc.strerror or exc}") from None
+    config = {"custom_user_agent": "dagster", **(config or {})}
+    for wait in (*LOCK_WAITS, None):
+        try:
+            return duckdb.connect(str(path), read_only=False, config=config)
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" not in text.lower():
+                raise WarehouseUnavailable(f"cannot open the warehouse {path} for writing: "
+                                           f"{text.splitlines()[0]}") from None
+            if wait is None:
+                raise WarehouseUnavailable(
+                    f"the warehouse {path} stayed locked by another process for "
+                    f"{sum(LOCK_WAITS):.0f} s: {text.splitlines()[0]}") from None
+            time.sleep(wait)
+    raise AssertionError("unreachable")
 
 
 def warehouse_resource(path: Path | None = None) -> WarehouseResource:

@@ -13,6 +13,11 @@ from pathlib import Path
 DEFAULT_START_DATE = "2026-10-01"
 
 
+class WarehouseUnavailable(Exception):
+    """The warehouse file cannot be opened for writing for a reason waiting will not fix
+    (raised by resources.open_warehouse; here so that the CLI can catch it cheaply)."""
+
+
 def data_dir() -> Path:
     """Root of landing files, warehouse and models (``PROFILING_DATA_DIR``, default ``./data``)."""
     return Path(os.environ.get("PROFILING_DATA_DIR", "data")).expanduser().resolve()
@@ -78,3 +83,35 @@ def published_path() -> Path:
     if explicit:
         return Path(explicit).expanduser().resolve()
     return data_dir() / "published" / "profiles.duckdb"
+
+
+def configuration_problems() -> list[str]:
+    """What is wrong with the PROFILING_* settings, one line each, checked before any work
+    starts (instead of when the first step that reads a value runs)."""
+    import duckdb
+
+    problems = []
+    try:
+        start_date()
+    except ValueError as exc:
+        problems.append(str(exc))
+    memory = duckdb_memory_limit()
+    try:
+        duckdb.connect(config={"memory_limit": memory}).close()
+    except duckdb.Error:
+        problems.append(f"PROFILING_DUCKDB_MEMORY={memory!r} is not a memory size "
+                        "(e.g. 3GB, 512MB, 80%)")
+    wait = os.environ.get("PROFILING_POOL_WAIT_SECONDS")
+    if wait is not None:
+        try:
+            if float(wait) < 0:
+                raise ValueError
+        except ValueError:
+            problems.append(f"PROFILING_POOL_WAIT_SECONDS={wait!r} is not a number of seconds >= 0")
+    for name, path in (("PROFILING_DATA_DIR", data_dir()), ("PROFILING_WAREHOUSE", warehouse_path()),
+                       ("PROFILING_PUBLISHED", published_path())):
+        if name != "PROFILING_DATA_DIR" and path.is_dir():
+            problems.append(f"{name}={path} is a folder; it names a DuckDB file")
+        if name == "PROFILING_DATA_DIR" and path.exists() and not path.is_dir():
+            problems.append(f"{name}={path} is a file; it names the data folder")
+    return problems

@@ -1855,6 +1855,25 @@ CLI_DEFAULTS = {
 DEMO_ONLY = {"dirt_scale": "--dirt-scale", "drift_from": "--drift-from"}
 
 
+def _cli_date(flag: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise SystemExit(f"generate: {flag} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _positive() -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"a whole number is needed, not {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+        return value
+    return parse
+
+
 def _cmd_generate(args: argparse.Namespace) -> None:
     data_dir = Path(args.data_dir or os.environ.get("PROFILING_DATA_DIR") or "data")
     for key, value in CLI_DEFAULTS[args.profile].items():
@@ -1865,15 +1884,20 @@ def _cmd_generate(args: argparse.Namespace) -> None:
         return
     if args.closed_weekdays is not None:
         raise SystemExit("generate: --closed-weekdays applies to --profile orders only")
+    if args.dirt_scale is not None and args.dirt_scale < 0:
+        raise SystemExit(f"generate: --dirt-scale must be 0 or more, not {args.dirt_scale}")
     started = time.perf_counter()
-    summary = generate(
-        data_dir, users=args.users, products=args.products, days=args.days,
-        start=date.fromisoformat(args.start), seed=args.seed,
-        dirt=DirtRates().scaled(1.0 if args.dirt_scale is None else args.dirt_scale),
-        events_per_day=args.events_per_day,
-        fmt=args.format, progress=lambda msg: print("  " + msg, flush=True),
-        drift_from=date.fromisoformat(args.drift_from) if args.drift_from else None,
-    )
+    try:
+        summary = generate(
+            data_dir, users=args.users, products=args.products, days=args.days,
+            start=_cli_date("--start", args.start), seed=args.seed,
+            dirt=DirtRates().scaled(1.0 if args.dirt_scale is None else args.dirt_scale),
+            events_per_day=args.events_per_day,
+            fmt=args.format, progress=lambda msg: print("  " + msg, flush=True),
+            drift_from=_cli_date("--drift-from", args.drift_from) if args.drift_from else None,
+        )
+    except ValueError as exc:  # bad option values: a message, not a traceback
+        raise SystemExit(f"generate: {exc}") from None
     seconds = time.perf_counter() - started
     lines = sum(d["lines"] for d in summary["days"])
     events = sum(d["clean_events"] + d["bot_events"] for d in summary["days"])
@@ -1893,7 +1917,7 @@ def _generate_orders_command(args: argparse.Namespace, data_dir: Path) -> None:
     try:
         summary = generate_orders(
             data_dir, users=args.users, products=args.products, days=args.days,
-            start=date.fromisoformat(args.start), seed=args.seed,
+            start=_cli_date("--start", args.start), seed=args.seed,
             events_per_day=args.events_per_day, fmt=args.format, closed_weekdays=closed,
             progress=lambda msg: print("  " + msg, flush=True))
     except ValueError as exc:  # bad option values: a message, not a traceback
@@ -1927,15 +1951,15 @@ def register_cli(subparsers: Any) -> None:
                         help=profiles.replace("%", "%%"))
     parser.add_argument("--data-dir", default=None,
                         help="data root (default: $PROFILING_DATA_DIR or ./data)")
-    parser.add_argument("--users", type=int, default=None, help=default("users"))
-    parser.add_argument("--products", type=int, default=None, help=default("products"))
-    parser.add_argument("--days", type=int, default=None,
+    parser.add_argument("--users", type=_positive(), default=None, help=default("users"))
+    parser.add_argument("--products", type=_positive(), default=None, help=default("products"))
+    parser.add_argument("--days", type=_positive(), default=None,
                         help=f"calendar days from --start (orders: closed days included; "
                              f"{default('days')})")
     parser.add_argument("--start", default=None,
                         help=f"first day, YYYY-MM-DD ({default('start')})")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--events-per-day", type=int, default=None,
+    parser.add_argument("--events-per-day", type=_positive(), default=None,
                         help="scale activity so that each day holds about this many lines "
                              "(demo default: about 8 events per active user; orders: the mean "
                              "over trading days, default 0.4 lines per customer)")
