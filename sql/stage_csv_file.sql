@@ -24,7 +24,7 @@ SELECT row_number() OVER () AS line_no, to_json(src)::VARCHAR AS raw_line,
        price, quantity, query, review_text, rating, device
 FROM src;
 INSERT INTO staged_file
-SELECT DISTINCT line, csv_line, CASE WHEN $bad_header THEN 'bad_header' ELSE 'malformed_csv' END,
+SELECT DISTINCT line, trim(csv_line, E'\r\n'), CASE WHEN $bad_header THEN 'bad_header' ELSE 'malformed_csv' END,
        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM csv_reject_errors;
 SET preserve_insertion_order = false;
