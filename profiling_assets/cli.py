@@ -183,7 +183,10 @@ def print_summary(warehouse: Path, every_day: bool = False) -> None:
 
 # The headline figures of each model kind, as (metric key, label).
 MODEL_FIGURES = {
-    "text_encoder": [("macro_f1", "macro-F1"), ("frozen_macro_f1", "frozen base macro-F1")],
+    "text_encoder": [("score", "score"), ("frozen_score", "frozen base score"),
+                     ("macro_f1", "macro-F1"), ("pairs_recall_at_10", "pair recall@10"),
+                     ("frozen_pairs_recall_at_10", "frozen pair recall@10"),
+                     ("max_length", "max_length")],
     "svd_model": [("recall_at_10", "recall@10"),
                   ("strongest_baseline_recall_at_10", "strongest baseline recall@10"),
                   ("lift_over_strongest_baseline", "lift"), ("ndcg_at_10", "NDCG@10"),
@@ -378,7 +381,7 @@ def cmd_forget(args: argparse.Namespace) -> None:
                   f"({', '.join(f'{t} {n:,}' for t, n in user.rows.items())})")
         else:
             print(f"not found: {user.user_id} is in no table (suppressed for future ingest anyway)")
-    print(f"{len(report.users)} user(s) on the suppression list; deletion log in meta.deletion_log"
+    print(f"suppressed {len(report.users)} id(s) at ingest; deletion log in meta.deletion_log"
           + (f"; republished {report.published}" if report.published else "")
           + ("; warehouse file rewritten" if report.compacted else
              " (deleted rows' bytes stay in the file until --compact)"))

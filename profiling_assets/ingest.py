@@ -33,7 +33,7 @@ from profiling_assets.metadata import (
     preview_file,
 )
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
-from profiling_assets.resources import transaction
+from profiling_assets.resources import prepare_connection, transaction
 
 # Suffix -> reader. Longest suffixes first so that ".jsonl.gz" is not taken for ".gz".
 EVENT_FORMATS: dict[str, str] = {
@@ -226,9 +226,19 @@ def _refuse_after_runaway_quote(con: duckdb.DuckDBPyConnection, path: Path) -> N
 UNREADABLE = (duckdb.Error, OSError, EOFError, zlib.error, pa.ArrowException)
 
 
-def _stage_typed(con: duckdb.DuckDBPyConnection, report: FileReport) -> None:
+def suppression(con: duckdb.DuckDBPyConnection) -> dict:
+    """The parameters that keep forgotten users out (``$suppress``, ``$forget_key``); the key
+    is only read (or created) once someone has been forgotten."""
+    if not sql.query(con, "count_suppressed_users")[0][0]:
+        return {"suppress": False, "forget_key": ""}
+    from profiling_assets.forget import suppression_key
+
+    return {"suppress": True, "forget_key": suppression_key()}
+
+
+def _stage_typed(con: duckdb.DuckDBPyConnection, report: FileReport, suppress: dict) -> None:
     """Type the current ``staged`` relation and gather it into the day's ``day_typed``."""
-    sql.run(con, "type_staged_events", max_id_length=MAX_ID_LENGTH)
+    sql.run(con, "type_staged_events", max_id_length=MAX_ID_LENGTH, **suppress)
     for outcome, n in sql.query(con, "summarize_typed_events"):
         report.lines_read += n
         if outcome == "accepted":
@@ -239,7 +249,7 @@ def _stage_typed(con: duckdb.DuckDBPyConnection, report: FileReport) -> None:
 
 
 def stage_events_file(
-    con: duckdb.DuckDBPyConnection, path: Path, fmt: str,
+    con: duckdb.DuckDBPyConnection, path: Path, fmt: str, suppress: dict,
     progress: Callable[[str], None] | None = None,
 ) -> FileReport:
     """Read one landing file into the day's ``day_typed`` rows (outside any transaction). A
@@ -254,7 +264,7 @@ def stage_events_file(
                 con.register("lines", block)
                 try:
                     sql.run(con, "stage_jsonl_lines")
-                    _stage_typed(con, report)
+                    _stage_typed(con, report, suppress)
                 finally:
                     con.unregister("lines")
                 if progress:
@@ -268,14 +278,14 @@ def stage_events_file(
                         columns=dict.fromkeys(header.names, "VARCHAR"),
                         bad_header=header.problem is not None)
                 _refuse_after_runaway_quote(con, path)
-                _stage_typed(con, report)
+                _stage_typed(con, report, suppress)
         else:
             nested = nested_contract_columns(path)
             if nested:
                 report.note = f"columns {', '.join(nested)} hold lists, structs or maps, not values"
             sql.run(con, "create_event_contract")
             sql.run(con, "stage_parquet_file", path=str(path), nested=bool(nested))
-            _stage_typed(con, report)
+            _stage_typed(con, report, suppress)
     except UNREADABLE as exc:
         sql.run(con, "drop_day_typed_file", source_file=report.source_file)
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -337,8 +347,10 @@ def ingest_day(
             f"events (a closed day), create an empty {folder / COMPLETE_MARKER} to say so."
         )
     loaded_at = datetime.now(UTC)
+    prepare_connection(con)
+    suppress = suppression(con)
     sql.run(con, "create_day_typed")
-    reports = [stage_events_file(con, path, fmt, progress) for path, fmt in files]
+    reports = [stage_events_file(con, path, fmt, suppress, progress) for path, fmt in files]
     with transaction(con):
         sql.run(con, "delete_raw_events_partition", day=day)
         sql.run(con, "insert_raw_events", day=day, loaded_at=loaded_at)
@@ -480,7 +492,9 @@ def load_snapshot(con: duckdb.DuckDBPyConnection, kind: str, files: list[Path]) 
     loaded_at = datetime.now(UTC)
     with transaction(con):
         if files:
-            sql.run(con, f"load_raw_{kind}", paths=[str(p) for p in files], loaded_at=loaded_at)
+            extra = suppression(con) if kind == "users" else {}
+            sql.run(con, f"load_raw_{kind}", paths=[str(p) for p in files], loaded_at=loaded_at,
+                    **extra)
         else:
             con.execute(f"DELETE FROM raw.{kind}")
     rows = con.execute(f"SELECT count(*) FROM raw.{kind}").fetchone()[0]

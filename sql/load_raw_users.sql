@@ -28,12 +28,20 @@ SELECT trim(user_id), try_cast(signup_date AS DATE),
        nullif(trim(gender), ''), nullif(trim(city), ''), nullif(trim(email), ''),
        nullif(trim(phone), ''), filename, $loaded_at
 FROM users_staged
-WHERE nullif(trim(user_id), '') IS NOT NULL AND newest = 1;
+WHERE nullif(trim(user_id), '') IS NOT NULL AND newest = 1
+  AND NOT ($suppress AND sha256($forget_key || ':' || trim(user_id)) IN (SELECT id_hash FROM meta.suppressed_users));
 INSERT INTO raw.snapshot_rejected
 SELECT 'users', filename, file_row,
        to_json({user_id: user_id, signup_date: signup_date, age: age, gender: gender, city: city})::VARCHAR,
        CASE WHEN nullif(trim(user_id), '') IS NULL THEN 'missing_user_id' ELSE 'superseded_by_later_row' END,
        $loaded_at
 FROM users_staged
-WHERE nullif(trim(user_id), '') IS NULL OR newest > 1;
+WHERE (nullif(trim(user_id), '') IS NULL OR newest > 1)
+  AND NOT ($suppress AND sha256($forget_key || ':' || trim(user_id)) IN (SELECT id_hash FROM meta.suppressed_users));
+-- forgotten users' rows are counted, with nothing of them kept
+INSERT INTO raw.snapshot_rejected
+SELECT 'users', filename, file_row, NULL, 'suppressed_user', $loaded_at
+FROM users_staged
+WHERE $suppress AND nullif(trim(user_id), '') IS NOT NULL
+  AND sha256($forget_key || ':' || trim(user_id)) IN (SELECT id_hash FROM meta.suppressed_users);
 SET preserve_insertion_order = false;

@@ -39,6 +39,10 @@ WITH v AS (
                  OR regexp_matches(coalesce(session_id, ''), '[\x00-\x1f\x7f]')
                  OR regexp_matches(coalesce(product_id, ''), '[\x00-\x1f\x7f]')
                 THEN 'id_control_characters'
+            -- a user who asked to be forgotten (profiling-assets forget) stays out, whatever
+            -- old landing files say; the line is counted but not kept (see docs/privacy.md)
+            WHEN $suppress AND sha256($forget_key || ':' || user_id) IN (SELECT id_hash FROM meta.suppressed_users)
+                THEN 'suppressed_user'
             WHEN event_type IS NULL THEN 'missing_event_type'
             WHEN event_type NOT IN ('view', 'cart', 'purchase', 'search', 'review', 'return')
                 THEN 'unknown_event_type'
@@ -57,7 +61,7 @@ WITH v AS (
 )
 SELECT
     line_no, reason,
-    CASE WHEN reason IS NOT NULL THEN rtrim(raw_line, E'\r\n') END AS raw_line,
+    CASE WHEN reason IS NOT NULL AND reason <> 'suppressed_user' THEN rtrim(raw_line, E'\r\n') END AS raw_line,
     event_id, ts, user_id, session_id, event_type, product_id, price,
     try_cast(quantity AS INTEGER) AS quantity, query, review_text,
     try_cast(rating AS INTEGER) AS rating, device
