@@ -2,6 +2,17 @@
 encode() on the same weights, texts and thread count, in the same run; with no duplicates and
 with a realistic 60% duplicate rate; and fine-tuning time per 1k examples.
 
+Fine-tuning quality on real or order-shaped text (each replaces the speed benchmark):
+
+    .venv/bin/python bench/text.py --reviews ../shared/data/amazon_all_beauty_5.json.gz
+        real reviews (Amazon "All Beauty" 5-core): rating bands (class-balanced probe,
+        macro-F1) and review title → review text pairs (retrieval recall@k, time split),
+        frozen vs fine-tuned per task, the max_length chosen and the token-length spread
+    .venv/bin/python bench/text.py --orders [--users 1500 --products 600 --days 60]
+        an order-line export (profile `orders`: product descriptions and invoices, no
+        categories, reviews or searches) through the text_encoder asset itself: frozen vs
+        fine-tuned co-occurrence retrieval recall@k
+
 The reference runs in a separate environment (sentence-transformers needs PyTorch, which the
 project does not install):
 
@@ -126,8 +137,151 @@ def fine_tune_seconds_per_1k(texts: list[str], threads: int) -> float:
     return fit.seconds / len(ex.train) * 1000
 
 
+def _print_outcome(out, ex, seconds: float) -> None:
+    from profiling_assets.text_training import PAIR_TASK, RECALL_AT, weighted
+
+    print(f"\nmax_length chosen: {out.max_length} (saved config: {out.saved_max_length}); "
+          f"training-text token lengths: " + ", ".join(f"{k.removeprefix('token_length_')} "
+                                                       f"{v:.3g}" for k, v in out.lengths.items()))
+    print(f"training: {len(ex.train):,} texts, {len(ex.pairs_train):,} pairs per epoch "
+          f"(budgets {ex.budgets}); {out.fit.steps} steps in {out.fit.seconds:.0f} s on "
+          f"{out.fit.device}; pair split: {ex.pair_split}")
+    print("\n| task | held out | measure | frozen | fine-tuned | gain | detail |")
+    print("|---|---|---|---|---|---|---|")
+    for task, n in out.sizes.items():
+        f, t = out.frozen[task], out.tuned[task]
+        if task == PAIR_TASK:
+            measure = "mean recall@1/5/10"
+            detail = ", ".join(f"R@{k} {f[f'recall_at_{k}']:.3f} → {t[f'recall_at_{k}']:.3f}"
+                               for k in RECALL_AT)
+        else:
+            measure = "macro-F1, balanced probe"
+            detail = (f"accuracy {f['accuracy']:.3f} → {t['accuracy']:.3f}; fine-tuned head "
+                      f"macro-F1 {out.heads.get(task, {}).get('macro_f1', float('nan')):.3f}")
+        print(f"| {task} | {n:,} | {measure} | {f['score']:.3f} | {t['score']:.3f} | "
+              f"{t['score'] - f['score']:+.3f} | {detail} |")
+    print(f"\nweighted by held-out size: frozen {weighted(out.frozen, out.sizes):.3f}, fine-tuned "
+          f"{weighted(out.tuned, out.sizes):.3f}, gain {out.gain:+.4f} -> beats_frozen "
+          f"{'passes' if out.gain > 0 else 'fails'}; {seconds:.0f} s in all")
+
+
+def review_examples(path: Path, sample_cap: int, eval_share: float, seed: int, min_pairs: int):
+    """Reviews as the asset sees them: review text -> rating band, and review title -> review
+    text as pairs first seen on the review's day."""
+    import gzip
+
+    import pandas as pd
+
+    from profiling_assets.text_training import prepare_examples
+
+    with gzip.open(path, "rt") as fh:
+        reviews = pd.DataFrame([json.loads(line) for line in fh])
+    reviews = reviews.dropna(subset=["reviewText", "overall"])
+    band = pd.cut(reviews["overall"], [0, 2, 3, 5], labels=["negative", "mixed", "positive"])
+    rows = pd.DataFrame({"task": "rating_band", "source": "review", "text": reviews["reviewText"],
+                         "label": band.astype(str), "seen": 1})
+    titled = reviews.dropna(subset=["summary"])
+    pairs = pd.DataFrame({"kind": "title", "text_a": titled["summary"], "text_b": titled["reviewText"],
+                          "first_day": pd.to_datetime(titled["unixReviewTime"], unit="s").dt.normalize(),
+                          "seen": 1})
+    ex = prepare_examples(rows, sample_cap=sample_cap, eval_share=eval_share, seed=seed,
+                          pairs=pairs, min_pairs=min_pairs)
+    return reviews, ex
+
+
+def bench_reviews(args) -> None:
+    from transformers import AutoTokenizer
+
+    from profiling_assets.encoder import base_model_path, normalize_text
+    from profiling_assets.text_training import fine_tune_and_score, token_lengths
+
+    started = time.perf_counter()
+    reviews, ex = review_examples(Path(args.reviews), args.sample_cap, 0.2, args.seed, args.min_pairs)
+    distinct = sorted({normalize_text(t) for t in reviews["reviewText"]} - {""})
+    lengths = token_lengths(AutoTokenizer.from_pretrained(str(base_model_path())), distinct)
+    print(f"{len(reviews):,} reviews, {len(distinct):,} distinct review texts; tasks {ex.tasks()}")
+    print("token lengths of the distinct review texts: "
+          + ", ".join(f"p{q} {np.percentile(lengths, q):.0f}" for q in (50, 75, 90, 95, 99))
+          + f", max {lengths.max()}; longer than 64: {(lengths > 64).mean():.0%}, than 128: "
+          f"{(lengths > 128).mean():.0%}, than 256: {(lengths > 256).mean():.0%}")
+    with tempfile.TemporaryDirectory() as tmp:
+        def write(save):
+            folder = Path(tmp, "encoder")
+            folder.mkdir()
+            save(folder)
+            return folder
+
+        out = fine_tune_and_score(ex, write=write, max_length=args.max_length, epochs=args.epochs,
+                                  batch_size=args.batch_size, learning_rate=1e-4, seed=args.seed,
+                                  log=print)
+    _print_outcome(out, ex, time.perf_counter() - started)
+
+
+def bench_orders(args) -> None:
+    """The text_encoder asset on a generated order-line export, in a temporary warehouse."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["PROFILING_DATA_DIR"] = tmp
+        os.environ["PROFILING_WAREHOUSE"] = str(Path(tmp, "bench.duckdb"))
+        start = date(2025, 10, 1)
+        os.environ["PROFILING_START_DATE"] = start.isoformat()
+        import dagster as dg
+
+        from profiling_assets import cleaning, ingest, synthetic, text
+        from profiling_assets.resources import warehouse_resource
+
+        synthetic.generate_orders(Path(tmp), users=args.users, products=args.products,
+                                  days=args.days, start=start, seed=args.seed)
+        resources = {"warehouse": warehouse_resource()}
+        instance = dg.DagsterInstance.ephemeral()
+        assets = [ingest.raw_users, ingest.raw_products, ingest.raw_events, cleaning.cleaned_events,
+                  text.text_encoder]
+        # the range ends on the last trading day (a closed day has no landing folder)
+        last = max(date.fromisoformat(p.name.removeprefix("dt="))
+                   for p in Path(tmp, "landing", "events").glob("dt=*"))
+        span = {"dagster/asset_partition_range_start": start.isoformat(),
+                "dagster/asset_partition_range_end": last.isoformat()}
+        dg.materialize(assets, selection=["raw_users", "raw_products"], resources=resources,
+                       instance=instance)
+        dg.materialize(assets, selection=["raw_events", "cleaned_events"], resources=resources,
+                       instance=instance, tags=span)
+        ingested = time.perf_counter()
+        config = {"sample_cap": args.sample_cap, "epochs": args.epochs, "seed": args.seed,
+                  "batch_size": args.batch_size, "max_length": args.max_length,
+                  "min_pairs": args.min_pairs}
+        result = dg.materialize(assets, selection=["text_encoder"], resources=resources,
+                                instance=instance, raise_on_error=False,
+                                run_config={"ops": {"text_encoder": {"config": config}}})
+        meta = result.asset_materializations_for_node("text_encoder")
+        if not meta:
+            failure = [e for e in result.all_events if e.is_step_failure]
+            raise SystemExit(failure[0].event_specific_data.error.message if failure else "failed")
+        meta = {k: getattr(v, "value", v) for k, v in meta[0].metadata.items()}
+    print(f"orders profile: {args.users:,} customers, {args.products:,} products, {args.days} days "
+          f"(ingest {ingested - started:.0f} s, text_encoder {time.perf_counter() - ingested:.0f} s)")
+    for key in ("tasks", "max_length", "token_lengths", "pair_split", "sample_budgets", "steps",
+                "fit_seconds", "frozen_score", "score", "gain", "status"):
+        print(f"{key}: {meta.get(key)}")
+    print(meta["examples"])
+    print(meta["evaluation"])
+    print({c.check_name: c.passed for c in result.get_asset_check_evaluations()})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reviews", help="a reviews .json.gz (Amazon 5-core layout): fine-tune "
+                        "and score on it instead of the speed benchmark")
+    parser.add_argument("--orders", action="store_true",
+                        help="fine-tune and score on a generated order-line export")
+    parser.add_argument("--users", type=int, default=1500)
+    parser.add_argument("--products", type=int, default=600)
+    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--sample-cap", type=int, default=2000)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-length", type=int, default=0, help="0: chosen from the texts")
+    parser.add_argument("--min-pairs", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--texts", type=int, default=4000)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--bench-python", default=os.environ.get(
@@ -136,6 +290,11 @@ def main() -> None:
     args = parser.parse_args()
 
     import tensorflow as tf
+
+    if args.reviews or args.orders:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        bench_reviews(args) if args.reviews else bench_orders(args)
+        return
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)

@@ -1,7 +1,10 @@
-"""Collaborative factors: a truncated SVD of the implicit-feedback user x item matrix (model
-asset), each day's active users folded into it (daily), and top-N recommendations (daily).
+"""Collaborative factors and recommendations: the model asset ``svd_model`` (the evaluation
+protocol of recommenders.py picks a family — SVD, implicit's ALS or BM25 item-item — and a
+buy-again blend, against three baselines; the SVD is always fitted too, for user_factors),
+each day's active users folded into the SVD (``user_factors``, daily), and top-N
+recommendations for every profiled user (``recommendations``, daily).
 
-Weighting (the same for fitting, evaluation and fold-in): every event on a product weighs
+Weighting (the same for fitting, evaluation and scoring): every event on a product weighs
 by its type (view 1, cart 3, purchase 5, review by its rating from -w to +w, return -5 by
 default), halved every ``half_life_days`` before the reference day, and summed per
 (user, item); a cell is ``log1p(max(sum, 0))``, so a returned purchase cancels out and heavy
@@ -11,13 +14,13 @@ Fold-in: with X ~ U diag(sigma) V^T, a user's factors are u = r_u V diag(1/sigma
 is the user's weighted row; for a user of the training matrix this is exactly the fitted row
 of U. Scores are u diag(sigma) V^T = r_u V V^T, the rank-k reconstruction of the row.
 
-The SVD and scoring run outside the warehouse connection: data are read, the connection is
+Fits and scoring run outside the warehouse connection: data are read, the connection is
 given back, numpy works, and results are written in a short second connection.
 """
 
 import json
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
@@ -32,16 +35,18 @@ import scipy.sparse as sp
 from dagster_duckdb import DuckDBResource
 from sklearn.decomposition import TruncatedSVD
 
+from profiling_assets import recommenders as R
 from profiling_assets import registry, sql
 from profiling_assets.metadata import day_logger, days_label, markdown_table, preview_file
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
+from profiling_assets.signals import data_signals
 
 MODEL_NAME = "svd_model"
 EVAL_K = 10
 DEFAULT_WEIGHTS = {"view": 1.0, "cart": 3.0, "purchase": 5.0, "review": 2.0, "return": -5.0}
-# The lift over popularity the model aims for on demo data (a warning check; promotion only
-# needs to beat popularity and clear the recall floor).
+# The lift over plain popularity the model aims for on demo data (a warning check; promotion
+# needs to beat the strongest baseline and clear the recall floor).
 GOAL_LIFT = 2.0
 # A new version may not fall below the production version's hold-out recall@10 by more.
 REGRESSION_TOLERANCE = 0.02
@@ -68,11 +73,12 @@ def weight_params(weights: dict[str, float], half_life_days: float) -> dict[str,
 
 def read_interactions(con: duckdb.DuckDBPyConnection, first_day: date, last_day: date, *,
                       weights: dict[str, float], half_life_days: float,
-                      users_day: date | None = None) -> pd.DataFrame:
+                      users_day: date | None = None, profiled: bool = False) -> pd.DataFrame:
     """(user_id, product_id, weight, purchases, last_date) over first_day..last_day, decayed
-    towards last_day."""
+    towards last_day; with ``users_day``, of that day's active users (and with ``profiled``
+    of its user_features users too)."""
     return sql.run(con, "select_factor_interactions", first_day=first_day, last_day=last_day,
-                   ref_day=last_day, users_day=users_day,
+                   ref_day=last_day, users_day=users_day, profiled=profiled,
                    **weight_params(weights, half_life_days)).df()
 
 
@@ -195,16 +201,6 @@ def top_n(score_rows, exclude: sp.csr_matrix, n: int, *, batch: int | None = Non
     return idx, val
 
 
-def svd_or_popularity(factors: SvdFactors, U: np.ndarray, warm: np.ndarray,
-                      popularity: np.ndarray) -> Callable[[int, int], np.ndarray]:
-    """Scores for top_n: the SVD reconstruction for rows with factors (warm), popularity for
-    the rest (cold start)."""
-    def rows(lo: int, hi: int) -> np.ndarray:
-        return np.where(warm[lo:hi, None], factors.scores(U[lo:hi], np.float32),
-                        popularity[None, :].astype(np.float32))
-    return rows
-
-
 def popularity_scores(purchased: sp.csr_matrix, X: sp.csr_matrix) -> np.ndarray:
     """Distinct buyers per item, with total scaled weight as a small tie-breaker."""
     buyers = np.asarray(purchased.sum(axis=0)).ravel().astype(np.float64)
@@ -237,86 +233,46 @@ def coverage(recs: Sequence[Sequence[Hashable]], catalogue_size: int, k: int = E
     return len(seen) / catalogue_size if catalogue_size else 0.0
 
 
-@dataclass
-class Evaluation:
-    metrics: dict[str, float]
-    table: list[list]
-
-
-def holdout_evaluation(train: pd.DataFrame, test: pd.DataFrame, *, k: int, min_item_users: int,
-                       seed: int, n_iter: int = 7, catalogue_size: int | None = None,
-                       n: int = EVAL_K) -> Evaluation:
-    """Fit on ``train`` interactions, rank for every user who bought something new in
-    ``test`` (user_id, product_id), and score SVD against popularity.
-
-    Both recommenders exclude the user's training purchases; a user the model does not know
-    (no training row) gets the popularity list from the SVD recommender too, as in
-    production. Relevant items are the test purchases not already bought in training; items
-    outside the model still count as relevant (misses for both)."""
-    m = build_matrix(train, min_item_users=min_item_users)
-    factors = fit_svd(m.X, k, items=m.items, seed=seed, n_iter=n_iter)
-    pop = popularity_scores(m.purchased, m.X)
-
-    train_bought = train[train["purchases"] > 0].groupby("user_id")["product_id"].agg(set)
-    relevant_by_user = {
-        u: rel for u, items in test.groupby("user_id")["product_id"]
-        if (rel := set(items) - train_bought.get(u, set()))}
-    users = sorted(relevant_by_user)
-    row_of = pd.Index(m.users)
-    rows = row_of.get_indexer(users)
-    warm = rows >= 0
-
-    # Exclusions: training purchases within the model's columns, per evaluated user.
-    excl = sp.csr_matrix(m.purchased[np.maximum(rows, 0)].multiply(warm[:, None]), dtype=bool)
-    U = factors.fold_in(m.X[rows[warm]]) if warm.any() else np.zeros((0, factors.k))
-    U_all = np.zeros((len(users), factors.k))
-    U_all[warm] = U
-    svd_idx, _ = top_n(svd_or_popularity(factors, U_all, warm, pop), excl, n)
-    pop_idx, _ = top_n(lambda lo, hi: np.broadcast_to(pop, (hi - lo, len(pop))), excl, n)
-
-    def as_ids(idx: np.ndarray) -> list[list[str]]:
-        return [[m.items[j] for j in r if j >= 0] for r in idx]
-
-    svd_recs, pop_recs = as_ids(svd_idx), as_ids(pop_idx)
-    relevant = [relevant_by_user[u] for u in users]
-    size = catalogue_size or len(m.items)
-    out: dict[str, float] = {}
-    table = []
-    for name, recs in (("svd", svd_recs), ("popularity", pop_recs)):
-        allm = ranking_metrics(recs, relevant, n)
-        warm_m = ranking_metrics([r for r, w in zip(recs, warm, strict=True) if w],
-                                 [r for r, w in zip(relevant, warm, strict=True) if w], n)
-        cov = coverage(recs, size, n)
-        out |= {f"{name}_recall_at_{n}": allm["recall"], f"{name}_ndcg_at_{n}": allm["ndcg"],
-                f"{name}_coverage_at_{n}": cov, f"{name}_recall_at_{n}_known_users": warm_m["recall"]}
-        table.append([name, f"{allm['recall']:.4f}", f"{allm['ndcg']:.4f}", f"{cov:.3f}",
-                      f"{warm_m['recall']:.4f}"])
-    pop_recall = out[f"popularity_recall_at_{n}"]
-    out |= {"eval_users": len(users), "eval_users_known": int(warm.sum()),
-            "eval_relevant_items": int(sum(len(r) for r in relevant)),
-            "eval_model_items": len(m.items), "eval_model_users": len(m.users), "eval_k": factors.k,
-            "lift_over_popularity": out[f"svd_recall_at_{n}"] / pop_recall if pop_recall else float("inf")}
-    return Evaluation(out, table)
-
-
 # --------------------------------------------------------------------------- artifact
 
 
 @dataclass
 class LoadedModel:
     version: str
-    factors: SvdFactors
-    popularity: np.ndarray  # per item (column): the fallback's score
+    factors: SvdFactors           # always saved: user_factors folds users into it
+    popularity: np.ndarray        # per SVD item (column): popularity in the training window
     window_days: int
     weights: dict[str, float]
     half_life_days: float
+    family: str = "svd"           # the recommender that won the evaluation
+    scorer: R.Scorer | None = None
+    buy_again_slots: int = 0
+    blend_tail: str = R.TAIL_MODEL
+    history_days: int = 365
+    buy_again_half_life: float = R.BUY_AGAIN_HALF_LIFE
+    reranker: R.Reranker | None = None   # when the re-ranker won: it ranks the candidates
 
 
 def save_model(folder: Path, m: Matrix, factors: SvdFactors, popularity: np.ndarray,
-               settings: dict) -> pd.DataFrame:
-    """Write the version folder; returns the item table (also written to ml.item_factors)."""
+               settings: dict, scorer: R.Scorer | None = None,
+               reranker: R.Reranker | None = None) -> pd.DataFrame:
+    """Write the version folder; returns the item table (also written to ml.item_factors).
+    The SVD is always saved (user_factors and segments use its factors); the winning family's
+    own state (the re-ranker's candidate family's, when it won) goes to recommender.npz, its
+    name and blend to weighting.json, the re-ranker itself to reranker.joblib."""
+    if reranker is not None:
+        import joblib
+
+        joblib.dump(reranker, folder / "reranker.joblib")
     np.savez(folder / "factors.npz", item_factors=factors.item_factors.astype(np.float32),
              singular_values=factors.singular_values)
+    if isinstance(scorer, R.AlsScorer):
+        np.savez(folder / "recommender.npz", item_factors=scorer.model.item_factors,
+                 items=scorer.items.astype(str))
+    elif isinstance(scorer, R.KnnScorer):
+        S = scorer.similarity.tocsr()
+        np.savez(folder / "recommender.npz", data=S.data, indices=S.indices, indptr=S.indptr,
+                 shape=np.array(S.shape), items=scorer.items.astype(str))
     rank = np.empty(len(popularity), dtype=np.int32)
     rank[np.lexsort((m.items, -popularity))] = np.arange(1, len(popularity) + 1)
     items = pd.DataFrame({
@@ -332,40 +288,126 @@ def save_model(folder: Path, m: Matrix, factors: SvdFactors, popularity: np.ndar
 
 
 def load_model(version: registry.ModelVersion) -> LoadedModel:
+    """The version's SVD and its winning recommender (versions saved before families existed
+    are SVD without a blend)."""
     path = version.artifact_path
     with np.load(path / "factors.npz") as z:
         V, sigma = z["item_factors"].astype(np.float64), z["singular_values"]
     items = pd.read_parquet(path / "items.parquet").sort_values("item_index")
     settings = json.loads((path / "weighting.json").read_text())
-    return LoadedModel(version.version, SvdFactors(items["product_id"].to_numpy().astype(str), V, sigma),
-                       items["popularity"].to_numpy(), int(settings["window_days"]),
-                       settings["weights"], float(settings["half_life_days"]))
+    svd = SvdFactors(items["product_id"].to_numpy().astype(str), V, sigma)
+    family = settings.get("family", "svd")
+    reranker = None
+    scorer_family = family
+    if family == R.RERANKED:
+        import joblib
+
+        # a file this project wrote into its own version folder (never user input)
+        reranker = joblib.load(path / "reranker.joblib")
+        scorer_family = reranker.family
+    scorer: R.Scorer = R.SvdScorer(svd)
+    if scorer_family == "als":
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        with np.load(path / "recommender.npz") as z:
+            Y, ids = z["item_factors"], z["items"]
+        als = settings["als"]
+        model = AlternatingLeastSquares(factors=Y.shape[1], regularization=als["regularization"],
+                                        alpha=als["alpha"], num_threads=als["threads"])
+        model.item_factors = np.ascontiguousarray(Y, dtype=np.float32)
+        scorer = R.AlsScorer(model, ids.astype(str))
+    elif scorer_family == "item_knn":
+        with np.load(path / "recommender.npz") as z:
+            S = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
+            ids = z["items"]
+        scorer = R.KnnScorer(S, ids.astype(str))
+    blend = settings.get("blend", {})
+    return LoadedModel(version.version, svd, items["popularity"].to_numpy(), int(settings["window_days"]),
+                       settings["weights"], float(settings["half_life_days"]), family, scorer,
+                       int(blend.get("buy_again_slots", 0)), blend.get("tail", R.TAIL_MODEL),
+                       int(settings.get("history_days", 365)),
+                       float(settings.get("buy_again_half_life", R.BUY_AGAIN_HALF_LIFE)), reranker)
 
 
 # --------------------------------------------------------------------------- svd_model
 
 
+DEFAULT_FAMILIES = list(R.FAMILIES)
+
+
 class SvdModelConfig(dg.Config):
-    window_days: int = 28          # days of clean.events ending at the latest day present
-    k: int = 32                    # latent factors (capped below the number of items)
+    window_days: int = 28          # first step of the adaptive training window (days)
+    max_window_days: int = 365     # the adaptive window never grows past this
+    horizon_days: int = 14         # evaluation horizon (shortened on a short history)
+    history_days: int = 365        # buy-again lookback
+    k: int = 32                    # latent factors of SVD and ALS (capped below the items)
     half_life_days: float = 14.0   # recency decay of an event's weight
     # per event type; a review weighs weights["review"] * (rating - 3) / 2 (pydantic copies
     # the default per instance)
     weights: dict[str, float] = DEFAULT_WEIGHTS
     min_item_users: int = 2        # items with fewer users stay out of the model
-    eval_holdout_days: int = 3     # last days of the window held out for evaluation
-    min_recall_at_10: float = 0.02  # promotion floor on hold-out recall@10
+    families: list[str] = DEFAULT_FAMILIES   # candidate model families (pydantic copies it)
+    als_iterations: int = 15
+    als_regularization: float = 0.05
+    als_alpha: float = 10.0
+    knn_neighbours: int = 100
+    rerank: bool = True            # also evaluate the learnt per-user blend (re-ranker)
+    min_recall_at_10: float = 0.02  # promotion floor on the evaluation's recall@10
     n_iter: int = 7                # power iterations of the randomized SVD
+    threads: int = 0               # implicit's threads; 0: min(cores, 4)
     seed: int = 0
 
 
-def _check_metadata(metrics: dict, floor: float) -> tuple[bool, str]:
-    svd, pop = metrics["svd_recall_at_10"], metrics["popularity_recall_at_10"]
-    if svd < floor:
-        return False, f"recall@10 {svd:.4f} is below the floor {floor}"
-    if svd <= pop:
-        return False, f"recall@10 {svd:.4f} does not beat popularity ({pop:.4f})"
-    return True, f"recall@10 {svd:.4f} >= floor {floor} and > popularity {pop:.4f}"
+def protocol_params(config: SvdModelConfig) -> R.Params:
+    weights = {**DEFAULT_WEIGHTS, **config.weights}
+    weight_params(weights, config.half_life_days)  # fail fast on a bad config
+    unknown = set(config.families) - set(R.FAMILIES)
+    if unknown or not config.families:
+        raise dg.Failure(f"families must be some of {list(R.FAMILIES)}; got {config.families}")
+    if config.horizon_days < 1 or config.window_days < 1 or config.max_window_days < config.window_days:
+        raise dg.Failure("horizon_days and window_days must be >= 1, max_window_days >= window_days")
+    return R.Params(
+        weights=weights, half_life_days=config.half_life_days, horizon_days=config.horizon_days,
+        window_days=config.window_days, max_window_days=config.max_window_days,
+        history_days=config.history_days, min_item_users=config.min_item_users, k=config.k,
+        n_iter=config.n_iter, als_iterations=config.als_iterations,
+        als_regularization=config.als_regularization, als_alpha=config.als_alpha,
+        knn_neighbours=config.knn_neighbours, families=tuple(config.families), rerank=config.rerank,
+        threads=config.threads, seed=config.seed)
+
+
+def promotion_decision(metrics: dict, floor: float) -> tuple[bool, str]:
+    """The blocking rule: the winner's recall@10 clears the floor and beats the strongest
+    baseline's, by more than chance: the lower bound of the paired bootstrap interval of its
+    per-user gain is above zero (a blend that only matches buy-again adds nothing)."""
+    recall, best = metrics["recall_at_10"], metrics["strongest_baseline_recall_at_10"]
+    name, winner = metrics["strongest_baseline"], metrics["winner"]
+    if recall < floor:
+        return False, f"{winner} recall@10 {recall:.4f} is below the floor {floor}"
+    if recall <= best:
+        return False, (f"{winner} recall@10 {recall:.4f} does not beat the strongest baseline "
+                       f"{name} ({best:.4f})")
+    low = metrics.get("recall_gain_ci_low")
+    interval = (f"gain {metrics.get('recall_gain_over_strongest', recall - best):+.4f}, "
+                f"{metrics.get('recall_gain_ci_level', R.BOOTSTRAP_LEVEL):.0%} bootstrap interval "
+                f"{low if low is not None else float('nan'):+.4f}..{metrics.get('recall_gain_ci_high', float('nan')):+.4f}")
+    if low is None or low <= 0:
+        return False, (f"{winner} recall@10 {recall:.4f} beats the strongest baseline {name} "
+                       f"({best:.4f}) by no more than chance over these users ({interval})")
+    return True, (f"{winner} recall@10 {recall:.4f} >= floor {floor} and > strongest baseline "
+                  f"{name} {best:.4f} ({recall / best if best else float('inf'):.2f}x; {interval})")
+
+
+CHECKS = ("beats_strongest_baseline", "lift_goal")
+
+
+def _blend_label(outcome: R.Outcome, n: int) -> str:
+    if outcome.winner == R.RERANKED:
+        rr = outcome.inner.rerank
+        return (f"per user: a classifier ranks the bought items, {rr.family}'s top {rr.model_candidates} "
+                f"unseen and the {rr.popular_candidates} most popular (learnt on the inner split)")
+    return (f"{outcome.slots} of {n} places buy-again, then "
+            f"{'the model' if outcome.tail == R.TAIL_MODEL else 'popularity'} (learnt on the inner split)")
 
 
 @dg.asset(
@@ -374,54 +416,84 @@ def _check_metadata(metrics: dict, floor: float) -> tuple[bool, str]:
     tags={"role": "model"},
     kinds={"scikitlearn", "duckdb"},
     check_specs=[
-        dg.AssetCheckSpec("svd_beats_popularity", asset="svd_model", blocking=True,
-                          description="Hold-out recall@10 clears the configured floor and beats the "
-                          "popularity baseline; the version is promoted to production only then."),
-        dg.AssetCheckSpec("svd_lift_goal", asset="svd_model",
-                          description=f"Hold-out recall@10 is at least {GOAL_LIFT}x popularity's "
-                          "(the goal on demo data; a warning when missed)."),
+        dg.AssetCheckSpec("beats_strongest_baseline", asset="svd_model", blocking=True,
+                          description="On the time-split evaluation, the winning recommender's "
+                          "recall@10 clears the floor and beats the strongest of popularity of "
+                          "unseen items, plain popularity and buy-again; promoted only then."),
+        dg.AssetCheckSpec("lift_goal", asset="svd_model",
+                          description=f"recall@10 is at least {GOAL_LIFT}x plain popularity's and "
+                          "above buy-again's (the goal on demo data; a warning when missed)."),
     ],
 )
 def svd_model(context: dg.AssetExecutionContext, config: SvdModelConfig, warehouse: DuckDBResource):
-    """TruncatedSVD (randomized) of the log1p-scaled, recency-decayed implicit-feedback user x
-    item matrix over the last window_days of clean.events. Evaluated on a time split first
-    (fit on days before the last eval_holdout_days, rank for the buyers of those days, against
-    popularity), then refitted on the full window: that full-window fit is the saved version.
-    Saves item factors, singular values, id maps, popularity and the weighting as a registry
-    version (candidate; promoted when svd_beats_popularity passes) and ml.item_factors rows."""
-    weights = {**DEFAULT_WEIGHTS, **config.weights}
-    weight_params(weights, config.half_life_days)  # fail fast on a bad config
-    if config.eval_holdout_days < 1 or config.eval_holdout_days >= config.window_days:
-        raise dg.Failure("eval_holdout_days must be at least 1 and less than window_days")
-    read = {"weights": weights, "half_life_days": config.half_life_days}
-    with warehouse.get_connection() as con:
-        first, last = registry.training_window(con, config.window_days)
-        split = last - timedelta(days=config.eval_holdout_days - 1)
-        if split <= first:
-            raise dg.Failure(f"Only {first}..{last} in clean.events: too short for a "
-                             f"{config.eval_holdout_days}-day hold-out.")
-        full = read_interactions(con, first, last, **read)
-        train = read_interactions(con, first, split - timedelta(days=1), **read)
-        test = sql.run(con, "select_svd_test_purchases", first_day=split, last_day=last).df()
-    context.log.info(f"Window {first}..{last}: {len(full):,} user-item pairs; hold-out from {split}")
-
+    """The collaborative recommender. Runs the evaluation protocol of recommenders.py (time
+    split with an inner split for the buy-again blend, an adaptive window, the families svd /
+    als / item_knn against three baselines), then fits the winning family and the SVD on the
+    chosen window ending at the latest day: a registry version (candidate; promoted when
+    beats_strongest_baseline passes) and ml.item_factors rows of the SVD. Too short a history
+    is a skip with its reason, not a crash."""
+    params = protocol_params(config)
     started = time.perf_counter()
-    catalogue = int(full["product_id"].nunique())
-    ev = holdout_evaluation(train, test, k=config.k, min_item_users=config.min_item_users,
-                            seed=config.seed, n_iter=config.n_iter, catalogue_size=catalogue)
+    try:
+        with warehouse.get_connection() as con:
+            data = R.read_protocol(con, params, log=context.log.info)
+            plan = data.plan
+            first = max(plan.first_day, plan.last_day - timedelta(days=plan.window - 1))
+            full = read_interactions(con, first, plan.last_day, weights=params.weights,
+                                     half_life_days=params.half_life_days)
+            signals = data_signals(con, first, plan.last_day)
+        outcome = R.run_protocol(data, params, log=context.log.info)
+    except R.NotEnoughHistory as exc:
+        why = f"not trained: {exc}"
+        context.log.warning(why)
+        yield dg.MaterializeResult(metadata={"skipped": why, "dagster/row_count": 0})
+        # WARN, not ERROR: nothing was fitted, so nothing is left to block; the run succeeds
+        # and the daily recommendations use the baseline fallback
+        for check in CHECKS:
+            yield dg.AssetCheckResult(check_name=check, passed=False, description=why,
+                                      severity=dg.AssetCheckSeverity.WARN)
+        return
     eval_seconds = time.perf_counter() - started
-    context.log.info(f"Hold-out: SVD recall@10 {ev.metrics['svd_recall_at_10']:.4f}, popularity "
-                     f"{ev.metrics['popularity_recall_at_10']:.4f} ({eval_seconds:.1f} s)")
+    M = outcome.metrics
+    context.log.info(f"Evaluation: winner {outcome.winner} recall@10 {M['recall_at_10']:.4f}; "
+                     f"strongest baseline {outcome.strongest_baseline} "
+                     f"{M['strongest_baseline_recall_at_10']:.4f} ({eval_seconds:.1f} s)")
 
     started = time.perf_counter()
     m = build_matrix(full, min_item_users=config.min_item_users)
+    if m.X.shape[0] < 2 or m.X.shape[1] < 2:
+        raise dg.Failure(f"{plan.window}-day window {first}..{plan.last_day}: {m.X.shape[0]} users x "
+                         f"{m.X.shape[1]} items, too few to fit (the evaluation had enough)")
     factors = fit_svd(m.X, config.k, items=m.items, seed=config.seed, n_iter=config.n_iter)
+    reranker = None
+    scorer_family = outcome.winner
+    if outcome.winner == R.RERANKED:
+        # the evaluated re-ranker's settings, refitted on the newest labelled candidates (the
+        # outer split's), as the families are refitted on the window ending at the latest day
+        reranker = R.refit_reranker(outcome.inner.rerank, *outcome.outer.rerank_train, params)
+        scorer_family = reranker.family
+    scorer = (R.SvdScorer(factors) if scorer_family == "svd"
+              else R.fit_family(scorer_family, m.X, m.items, params))
     fit_seconds = time.perf_counter() - started
     explained = float((factors.singular_values ** 2).sum() / max(m.X.power(2).sum(), 1e-12))
     popularity = popularity_scores(m.purchased, m.X)
 
-    settings = {"window_days": config.window_days, "window_start": first, "window_end": last,
-                "weights": weights, "half_life_days": config.half_life_days,
+    settings = {"family": outcome.winner, "window_days": plan.window, "window_start": first,
+                "window_end": plan.last_day, "window_reason": plan.window_reason,
+                "weights": params.weights, "half_life_days": params.half_life_days,
+                "history_days": params.history_days, "buy_again_half_life": params.buy_again_half_life,
+                "blend": {"buy_again_slots": outcome.slots, "tail": outcome.tail, "n": params.n,
+                          "reorder_share": M["reorder_share"]},
+                "rerank": ({"family": reranker.family, "features": list(reranker.features),
+                            "model_candidates": reranker.model_candidates,
+                            "popular_candidates": reranker.popular_candidates,
+                            "half_lives": list(reranker.half_lives),
+                            "classifier": type(reranker.model).__name__,
+                            "trained_on": "the outer split's candidates (labels: its horizon)",
+                            "importances": reranker.importances} if reranker else None),
+                "als": {"regularization": params.als_regularization, "alpha": params.als_alpha,
+                        "iterations": params.als_iterations, "threads": params.num_threads},
+                "item_knn": {"neighbours": params.knn_neighbours, "weighting": "BM25"},
                 "scaling": "log1p(max(sum of decayed weights, 0))",
                 "decay": "weight * 0.5 ** (days before window_end / half_life_days)",
                 "review": "weights['review'] * (rating - 3) / 2", "k": factors.k,
@@ -430,17 +502,17 @@ def svd_model(context: dg.AssetExecutionContext, config: SvdModelConfig, warehou
     holder: dict[str, pd.DataFrame] = {}
 
     def write(folder: Path) -> None:
-        holder["items"] = save_model(folder, m, factors, popularity, settings)
+        holder["items"] = save_model(folder, m, factors, popularity, settings, scorer, reranker)
 
     path = registry.write_artifact(MODEL_NAME, version, write)
     items = holder["items"]
-    metrics = {**ev.metrics, "train_users": len(m.users), "train_items": len(m.items),
+    metrics = {**M, "family": outcome.winner, "train_users": len(m.users), "train_items": len(m.items),
                "items_below_min_users": m.dropped_items, "nonzeros": int(m.X.nnz),
                "k": factors.k, "explained_energy": explained, "fit_seconds": fit_seconds,
-               "eval_seconds": eval_seconds, "eval_split_day": split.isoformat(),
-               "evaluated_model": "fit on window days before eval_split_day; saved model refitted on the full window"}
-    passed, why = _check_metadata(ev.metrics, config.min_recall_at_10)
-    recall = ev.metrics["svd_recall_at_10"]
+               "eval_seconds": eval_seconds, "window_reason": plan.window_reason,
+               "evaluated_model": "fit on the window before eval_split_day; saved model refitted "
+                                  "on the window ending at the latest day"}
+    passed, why = promotion_decision(M, config.min_recall_at_10)
     item_rows = pa.table({
         "product_id": items["product_id"].to_numpy(), "item_index": items["item_index"].to_numpy(),
         "factors": pa.FixedSizeListArray.from_arrays(
@@ -449,57 +521,77 @@ def svd_model(context: dg.AssetExecutionContext, config: SvdModelConfig, warehou
         "popularity_rank": items["popularity_rank"].to_numpy()})
     with warehouse.get_connection() as con:
         registry.register(con, MODEL_NAME, version, artifact_path=path, metrics=metrics,
-                          config=config.model_dump() | {"weights": weights, "k_used": factors.k},
-                          window=(first, last))
+                          config=config.model_dump() | {"weights": params.weights, "k_used": factors.k},
+                          window=(first, plan.last_day))
         with transaction(con):
             con.register("new_item_factors", item_rows)
             sql.run(con, "delete_item_factors_version", version=version)
             sql.run(con, "insert_item_factors", version=version)
             con.unregister("new_item_factors")
         if passed:
-            passed, why = registry.not_worse_than_production(
-                con, MODEL_NAME, "svd_recall_at_10", recall, REGRESSION_TOLERANCE)
+            passed, guard = registry.not_worse_than_production(
+                con, MODEL_NAME, "recall_at_10", M["recall_at_10"], REGRESSION_TOLERANCE)
+            why = f"{why}; {guard}" if passed else guard
         if passed:
-            registry.promote(con, MODEL_NAME, version, f"svd_beats_popularity passed: {why}")
+            registry.promote(con, MODEL_NAME, version, f"beats_strongest_baseline passed: {why}")
     if not passed:
-        context.log.warning(f"{version} stays a candidate: {why}")
+        context.log.warning(f"{version} stays a candidate: {why}; the daily recommendations use "
+                            f"the strongest baseline ({outcome.strongest_baseline}) until a "
+                            "version is promoted")
 
-    M = ev.metrics
+    lifts = {f"lift_over_{b}": M[f"lift_over_{b}"] for b in R.BASELINES}
     yield dg.MaterializeResult(metadata={
         "version": version,
+        **signals.metadata(),
         "status": registry.PRODUCTION if passed else registry.CANDIDATE,
+        "winner": outcome.winner,
         "artifact": dg.MetadataValue.path(str(path)),
-        "training_window": f"{first}..{last}",
-        "eval_split": f"train {first}..{split - timedelta(days=1)}, test purchases {split}..{last}",
+        "training_window": f"{first}..{plan.last_day} ({plan.window} days)",
+        "window_chosen": plan.window_reason,
+        "window_steps": dg.MetadataValue.md(markdown_table(
+            ["days", "users", "pairs", "items", "users per item"], plan.window_stats)),
+        "eval_split": (f"outer: train before {plan.outer_cutoff}, truth {plan.outer_cutoff}..{plan.last_day}; "
+                       f"inner: train before {plan.inner_cutoff}, truth {plan.horizon} days from it"),
+        "evaluation": dg.MetadataValue.md(markdown_table(R.TABLE_HEADER, outcome.table)),
+        "recall_at_10": dg.MetadataValue.float(M["recall_at_10"]),
+        "ndcg_at_10": dg.MetadataValue.float(M["ndcg_at_10"]),
+        "hit_rate_at_10": dg.MetadataValue.float(M["hit_rate_at_10"]),
+        "coverage_at_10": dg.MetadataValue.float(M["coverage_at_10"]),
+        "strongest_baseline": outcome.strongest_baseline,
+        "strongest_baseline_recall_at_10": dg.MetadataValue.float(M["strongest_baseline_recall_at_10"]),
+        "lift_over_strongest_baseline": dg.MetadataValue.float(M["lift_over_strongest_baseline"]),
+        "recall_gain_over_strongest": (
+            f"{M['recall_gain_over_strongest']:+.4f} ({R.BOOTSTRAP_LEVEL:.0%} paired bootstrap over users: "
+            f"{M['recall_gain_ci_low']:+.4f}..{M['recall_gain_ci_high']:+.4f})"
+            if "recall_gain_ci_low" in M else "not computed"),
+        **{k: dg.MetadataValue.float(v) for k, v in lifts.items()},
+        "reorder_share": dg.MetadataValue.float(M["reorder_share"]),
+        "blend": _blend_label(outcome, params.n),
+        "eval_users": M["eval_users"], "inner_eval_users": M["inner_eval_users"],
+        **({"reranker_importances": dg.MetadataValue.md(markdown_table(
+            ["feature", "permutation importance (drop in average precision)"],
+            sorted(([f, f"{v:.4f}"] for f, v in outcome.inner.rerank.importances.items()),
+                   key=lambda r: -float(r[1]))))} if outcome.inner.rerank is not None else {}),
         "dagster/row_count": len(m.items),
         "users": len(m.users), "items": len(m.items), "nonzeros": int(m.X.nnz),
         "items_below_min_users": m.dropped_items, "k": factors.k,
         "explained_energy": dg.MetadataValue.float(explained),
-        "svd_recall_at_10": dg.MetadataValue.float(M["svd_recall_at_10"]),
-        "svd_ndcg_at_10": dg.MetadataValue.float(M["svd_ndcg_at_10"]),
-        "svd_coverage_at_10": dg.MetadataValue.float(M["svd_coverage_at_10"]),
-        "popularity_recall_at_10": dg.MetadataValue.float(M["popularity_recall_at_10"]),
-        "popularity_ndcg_at_10": dg.MetadataValue.float(M["popularity_ndcg_at_10"]),
-        "popularity_coverage_at_10": dg.MetadataValue.float(M["popularity_coverage_at_10"]),
-        "lift_over_popularity": dg.MetadataValue.float(M["lift_over_popularity"]),
-        "eval_users": M["eval_users"], "eval_users_known": M["eval_users_known"],
-        "evaluation": dg.MetadataValue.md(markdown_table(
-            ["recommender", "recall@10", "NDCG@10", "coverage", "recall@10 (known users)"], ev.table)),
-        "singular_values": str([round(float(s), 3) for s in factors.singular_values[:10]]),
-        "fit_seconds": round(fit_seconds, 2),
-        "weighting": dg.MetadataValue.json(settings | {"window_start": str(first), "window_end": str(last)}),
+        "fit_seconds": round(fit_seconds, 2), "eval_seconds": round(eval_seconds, 2),
+        "weighting": dg.MetadataValue.json(json.loads(json.dumps(settings, default=str))),
     })
     yield dg.AssetCheckResult(
-        check_name="svd_beats_popularity", passed=passed, severity=dg.AssetCheckSeverity.ERROR,
+        check_name="beats_strongest_baseline", passed=passed, severity=dg.AssetCheckSeverity.ERROR,
         description=why,
-        metadata={"svd_recall_at_10": M["svd_recall_at_10"],
-                  "popularity_recall_at_10": M["popularity_recall_at_10"],
+        metadata={"recall_at_10": M["recall_at_10"], "winner": outcome.winner,
+                  "strongest_baseline": outcome.strongest_baseline,
+                  "strongest_baseline_recall_at_10": M["strongest_baseline_recall_at_10"],
                   "floor": config.min_recall_at_10, "version": version,
                   "outcome": "promoted to production" if passed else "left as candidate"})
+    goal = M["lift_over_popularity"] >= GOAL_LIFT and M["lift_over_buy_again"] > 1.0
     yield dg.AssetCheckResult(
-        check_name="svd_lift_goal", passed=M["lift_over_popularity"] >= GOAL_LIFT,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"lift_over_popularity": M["lift_over_popularity"], "goal": GOAL_LIFT})
+        check_name="lift_goal", passed=goal, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"lift_over_popularity": M["lift_over_popularity"],
+                  "lift_over_buy_again": M["lift_over_buy_again"], "goal": GOAL_LIFT})
 
 
 # --------------------------------------------------------------------------- daily assets
@@ -578,8 +670,22 @@ class RecommendationsConfig(dg.Config):
     n: int = 10  # recommendations per user
 
 
+# Without any evaluated version: the baseline the protocol most often finds strongest on
+# purchase logs, and the first step of the adaptive window.
+FALLBACK_BASELINE, FALLBACK_WINDOW_DAYS = "buy_again", 28
+
+
+def _fallback_policy(con: duckdb.DuckDBPyConnection) -> tuple[str, int, str]:
+    """(baseline, window days, why) from the latest evaluated version, if any."""
+    for v in registry.versions(con, MODEL_NAME):
+        if v.metrics.get("strongest_baseline") in R.BASELINES:
+            return (v.metrics["strongest_baseline"], int(v.metrics.get("window_days", FALLBACK_WINDOW_DAYS)),
+                    f"the strongest baseline of {v.version}'s evaluation")
+    return FALLBACK_BASELINE, FALLBACK_WINDOW_DAYS, "no evaluation yet: buy-again, then popularity"
+
+
 @dg.asset(
-    deps=["user_factors", "svd_model", "cleaned_events"],
+    deps=["svd_model", "cleaned_events", "user_features"],
     partitions_def=daily_partitions,
     backfill_policy=daily_backfill_policy,
     group_name="factors",
@@ -588,69 +694,93 @@ class RecommendationsConfig(dg.Config):
 )
 def recommendations(context: dg.AssetExecutionContext, config: RecommendationsConfig,
                     warehouse: DuckDBResource) -> dg.MaterializeResult:
-    """ml.recommendations: the top n items per active user of the day, never one the user has
-    ever bought. Users with factors (ml.user_factors of the day) are ranked by the production
-    svd_model's reconstruction (source 'svd'); the others by the model's popularity (buyers in
-    its window; source 'popularity'). Fails if the day's factors came from another version."""
+    """ml.recommendations: the top n items for every user of the day's profile window
+    (features.user_features of the day, plus the day's active users), fresh every day.
+
+    With a production svd_model: its learnt blend — the user's buy-again items (recency-weighted
+    purchases over history_days) in the first places, then the winning family's unseen items
+    scored from the user's row over the model's window ending on the day (source = the family:
+    svd, als or item_knn); users the model cannot score get popularity of unseen items
+    (source 'popularity'). When the production version is the re-ranker, each user's
+    candidates (bought items, the family's top unseen, the most popular) get their features as
+    of the day and the saved classifier ranks them, in batches of users. Without one the run still succeeds: the strongest baseline of the
+    latest evaluation (buy-again then popularity if none ran) is computed from the warehouse,
+    with ``fallback`` in the metadata and a warning."""
     days = list(context.partition_keys)
-    skipped = registry.skip_without_production(context, warehouse, MODEL_NAME, days)
-    if skipped:
-        return skipped
     log = day_logger(context, days)
     per_day = []
-    version = None
+    version = fallback = None
     for key in days:
         day = date.fromisoformat(key)
         with warehouse.get_connection() as con:
-            model = load_model(registry.require_production(con, MODEL_NAME))
-            version = model.version
-            fac = sql.run(con, "select_user_factors_day", day=day).df()
-            active = [r[0] for r in sql.query(con, "select_factor_active_users", day=day)]
-            bought = sql.run(con, "select_recommend_purchased", day=day).df()
-        stale = set(fac["model_version"]) - {version}
-        if stale:
-            raise dg.Failure(f"ml.user_factors for {key} were made with {sorted(stale)}, not the "
-                             f"production {version}: rematerialize user_factors for {key} first.")
-        users = np.array(sorted(active), dtype=object)
-        items = model.factors.items
-        row = pd.Index(users).get_indexer(bought["user_id"])
-        col = pd.Index(items).get_indexer(bought["product_id"])
-        ok = (row >= 0) & (col >= 0)
-        exclude = sp.csr_matrix((np.ones(ok.sum(), dtype=bool), (row[ok], col[ok])),
-                                shape=(len(users), len(items)))
-        U = np.zeros((len(users), model.factors.k))
-        warm = np.zeros(len(users), dtype=bool)
-        if len(fac):
-            at = pd.Index(users).get_indexer(fac["user_id"])
-            U[at] = np.stack(fac["factors"].to_numpy())
-            warm[at] = True
-        idx, val = top_n(svd_or_popularity(model.factors, U, warm, model.popularity), exclude, config.n)
-        r, c = np.nonzero(idx >= 0)
+            prod = registry.production(con, MODEL_NAME)
+            model = load_model(prod) if prod is not None else None
+            if model is None:
+                baseline, window_days, why = _fallback_policy(con)
+                fallback = f"{baseline} ({why}); {registry.why_no_production(con, MODEL_NAME)}"
+                weights, half_life = DEFAULT_WEIGHTS, 14.0
+                history_days, ba_half_life = 365, R.BUY_AGAIN_HALF_LIFE
+            else:
+                window_days, weights, half_life = model.window_days, model.weights, model.half_life_days
+                history_days, ba_half_life = model.history_days, model.buy_again_half_life
+            users = sql.run(con, "select_recommend_users", day=day).df()
+            inter = read_interactions(con, day - timedelta(days=window_days - 1), day,
+                                      weights=weights, half_life_days=half_life, users_day=day,
+                                      profiled=True)
+            bought = R.read_purchases(con, day - timedelta(days=history_days - 1), day, ba_half_life,
+                                      users_day=day)
+            rr_pairs = rr_items = None
+            if model is not None and model.reranker is not None:
+                # features as of the day: purchases up to and including it
+                rr_pairs, rr_items = R.read_rerank_inputs(
+                    con, day - timedelta(days=history_days - 1), day, users_day=day)
+        version = model.version if model else "none"
+        if model is None:
+            context.log.warning(f"{key}: no production {MODEL_NAME}: recommendations by {fallback}")
+            pop, lists = R.recommend(users["user_id"], inter, bought, n=config.n, baseline=baseline)
+        else:
+            pop, lists = R.recommend(users["user_id"], inter, bought, n=config.n, scorer=model.scorer,
+                                     slots=model.buy_again_slots, tail=model.blend_tail,
+                                     reranker=model.reranker, rerank_pairs=rr_pairs,
+                                     rerank_items=rr_items)
+        r, c = np.nonzero(lists.idx >= 0)
+        sources = np.asarray(R.SOURCES, dtype=object)[lists.src[r, c]]
         recs = pa.table({
-            "user_id": users[r].astype(str), "rank": (c + 1).astype(np.int32),
-            "product_id": items[idx[r, c]], "score": val[r, c],
-            "source": np.where(warm[r], "svd", "popularity")})
+            "user_id": pop.users[r].astype(str), "rank": (c + 1).astype(np.int32),
+            "product_id": np.asarray(pop.catalogue)[lists.idx[r, c]].astype(str),
+            "score": (config.n - c).astype(np.float64),
+            "source": sources.astype(str)})
         with warehouse.get_connection() as con, transaction(con):
             sql.run(con, "delete_recommendations_partition", day=day)
             con.register("new_recommendations", recs)
             sql.run(con, "insert_recommendations", day=day, version=version,
                     now=datetime.now(UTC).replace(tzinfo=None))
             con.unregister("new_recommendations")
-        short = int((np.count_nonzero(idx >= 0, axis=1) < config.n).sum())
-        per_day.append([key, len(users), int(warm.sum()), int((~warm).sum()), len(recs),
-                        len(set(items[idx[idx >= 0]])), short])
-        log(key, f"{len(recs):,} recommendations for {len(users):,} users "
-                 f"({int((~warm).sum()):,} by popularity)")
+        counts = pd.Series(sources).value_counts()
+        short = int((np.count_nonzero(lists.idx >= 0, axis=1) < config.n).sum())
+        per_day.append([key, len(pop.users), int(users["profiled"].sum()), len(recs),
+                        *(int(counts.get(s, 0)) for s in R.SOURCES), short])
+        log(key, f"{len(recs):,} recommendations for {len(pop.users):,} users "
+                 f"({'fallback ' + baseline if model is None else model.family})")
     with warehouse.get_connection() as con:
         preview = preview_file(con, "preview_recommendations", day=days[-1])
     last = per_day[-1]
-    return dg.MaterializeResult(metadata={
+    meta = {
         "days": days_label(days),
         "model_version": version,
-        "dagster/row_count": sum(r[4] for r in per_day),
-        "users": last[1], "users_svd": last[2], "users_popularity": last[3],
-        "distinct_items_recommended": last[5], "users_with_fewer_than_n": last[6],
+        "policy": (f"fallback: {baseline}" if model is None else
+                   f"{model.family}: a classifier ranks each user's bought items, "
+                   f"{model.reranker.family}'s top {model.reranker.model_candidates} unseen and the "
+                   f"{model.reranker.popular_candidates} most popular" if model.reranker is not None else
+                   f"{model.family}: buy-again {model.buy_again_slots} of {config.n} places, then "
+                   f"{'the model' if model.blend_tail == R.TAIL_MODEL else 'popularity'}"),
+        "dagster/row_count": sum(r[3] for r in per_day),
+        "users": last[1], "profiled_users": last[2], "users_with_fewer_than_n": last[-1],
+        **{f"rows_{s}": last[4 + i] for i, s in enumerate(R.SOURCES)},
         "per_day": dg.MetadataValue.md(markdown_table(
-            ["day", "users", "svd", "popularity", "rows", "distinct items", "fewer than n"], per_day)),
+            ["day", "users", "profiled", "rows", *R.SOURCES, "fewer than n"], per_day)),
         "preview": preview,
-    })
+    }
+    if fallback:
+        meta["fallback"] = fallback
+    return dg.MaterializeResult(metadata=meta)

@@ -68,7 +68,7 @@ DRIFT_SAMPLE_ROWS = 50_000
 # floors the models' own promotion checks use or aim for.
 QUALITY_FLOORS: dict[str, tuple[tuple[str, float], ...]] = {
     "text_encoder": (("macro_f1", 0.8),),
-    "svd_model": (("svd_recall_at_10", 0.02), ("lift_over_popularity", 1.0)),
+    "svd_model": (("recall_at_10", 0.02), ("lift_over_strongest_baseline", 1.0)),
     "segment_model": (("silhouette", 0.1),),
 }
 

@@ -22,9 +22,10 @@ history_start AS (
     SELECT min(activity_date) AS since FROM features.user_daily_activity WHERE activity_date <= $day
 ),
 recommended AS (
-    -- the most recent recommendations of the last 30 days (users are recommended to on the
-    -- days they are active)
-    SELECT user_id, list(product_id ORDER BY rank) AS items, any_value(source) AS source,
+    -- the most recent recommendations of the last 30 days (every profiled user gets them
+    -- daily); a blended list names its sources, sorted and joined: e.g. 'buy_again+svd'
+    SELECT user_id, list(product_id ORDER BY rank) AS items,
+           array_to_string(list_sort(list_distinct(list(source))), '+') AS source,
            any_value(model_version) AS model_version
     FROM ml.recommendations r
     WHERE rec_date = (SELECT max(rec_date) FROM ml.recommendations r2

@@ -2,7 +2,8 @@
 -- type (a review by its rating: 5 stars = +w_review, 3 = 0, 1 = -w_review; a return is
 -- usually negative), decayed by half every $half_life_days days before $ref_day, summed.
 -- The caller clips the sum at 0 and scales it with log1p. With $users_day set, only users
--- active on that day (the daily fold-in); NULL: every user.
+-- active on that day (the daily fold-in), and with $profiled also every user of that day's
+-- user_features (the users recommended to); NULL: every user.
 WITH weighted AS (
     SELECT user_id, product_id, event_date, event_type,
            CASE event_type
@@ -17,7 +18,9 @@ WITH weighted AS (
       AND product_id IS NOT NULL
       AND event_type IN ('view', 'cart', 'purchase', 'review', 'return')
       AND ($users_day::DATE IS NULL OR user_id IN (
-          SELECT user_id FROM clean.events WHERE event_date = $users_day::DATE))
+          SELECT user_id FROM clean.events WHERE event_date = $users_day::DATE
+          UNION SELECT user_id FROM features.user_features
+          WHERE $profiled AND feature_date = $users_day::DATE))
 )
 SELECT user_id, product_id,
        sum(w * pow(0.5, ($ref_day::DATE - event_date) / $half_life_days::DOUBLE)) AS weight,

@@ -61,8 +61,8 @@ def test_a_warehouse_locked_by_another_process_is_waited_for_then_named(data_dir
     path = data_dir / "locked.duckdb"
     duckdb.connect(str(path)).close()
     holder = subprocess.Popen([sys.executable, "-c",
-                               f"import duckdb, time; c = duckdb.connect({str(path)!r}); "
-                               "print('held', flush=True); time.sleep(30)"],
+                               (f"import duckdb, time; c = duckdb.connect({str(path)!r}); "
+                               "print('held', flush=True); time.sleep(30)")],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"

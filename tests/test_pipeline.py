@@ -27,7 +27,7 @@ def test_definitions_load():
     checks = {c.name for c in repo.asset_graph.asset_check_keys}
     assert {"lines_reconcile", "unique_event_id", "user_id_not_null", "no_future_timestamps", "rows_reconcile",
             "one_row_per_user", "shares_sum_to_one", "no_negative_money", "recency_matches_last_seen",
-            "not_worse_than_frozen", "fine_tune_gain", "svd_beats_popularity", "svd_lift_goal",
+            "beats_frozen", "not_worse_than_production", "fine_tune_gain", "beats_strongest_baseline", "lift_goal",
             "one_profile_per_user", "every_user_has_segment", "model_versions_present",
             "published_copy_matches", "segments_well_formed"} <= checks
 

@@ -18,7 +18,7 @@ from profiling_assets.schedules import TRAIN_JOBS
 
 DAYS = ["2026-10-01", "2026-10-02", "2026-10-03", "2026-10-04"]
 GOOD = {"text_encoder": {"macro_f1": 0.99},
-        "svd_model": {"svd_recall_at_10": 0.2, "lift_over_popularity": 2.0},
+        "svd_model": {"recall_at_10": 0.2, "lift_over_strongest_baseline": 2.0},
         "segment_model": {"silhouette": 0.3}}
 
 
@@ -166,12 +166,12 @@ def test_quality_below_floor_fires_once(demo):
     defs, instance, warehouse = demo
     model = "svd_model"
     version = register(warehouse, model, (DAYS[0], DAYS[-1]),
-                       metrics={"svd_recall_at_10": 0.05, "lift_over_popularity": 0.8})
+                       metrics={"recall_at_10": 0.05, "lift_over_strongest_baseline": 0.8})
     fired = tick(defs, instance, model)
     (req,) = fired.run_requests
     assert req.run_key == f"{model}:quality:{version}:{DAYS[-1]}"
-    assert req.tags["retrain/lift_over_popularity"] == "0.8000"
-    assert req.tags["retrain/lift_over_popularity_floor"] == "1.0"
+    assert req.tags["retrain/lift_over_strongest_baseline"] == "0.8000"
+    assert req.tags["retrain/lift_over_strongest_baseline_floor"] == "1.0"
     assert not tick(defs, instance, model, fired.cursor).run_requests
 
 

@@ -81,6 +81,12 @@ def test_run_on_fresh_order_lines_trains_publishes_and_records_runs_under_jobs(c
     published = folder / "data" / "published" / "profiles.duckdb"
     with duckdb.connect(str(published), read_only=True) as pub:
         users, newest = pub.execute("SELECT count(*), max(profile_date) FROM user_profiles").fetchone()
+        # no categories: interests come from named product-text clusters, for everyone who
+        # bought; every profiled user has a fresh list, from a model or the strongest baseline
+        no_interests, no_recs = pub.execute(
+            "SELECT count(*) FILTER (coalesce(len(interest_keywords), 0) = 0), "
+            "count(*) FILTER (coalesce(len(recommended_items), 0) = 0) FROM user_profiles").fetchone()
+    assert no_interests == 0 and no_recs == 0
     warehouse = folder / "data" / "warehouse" / "profiling.duckdb"
     with duckdb.connect(str(warehouse), read_only=True) as con:
         customers = con.execute("SELECT count(DISTINCT user_id) FROM clean.events").fetchone()[0]
@@ -101,6 +107,12 @@ def test_run_on_fresh_order_lines_trains_publishes_and_records_runs_under_jobs(c
         assert len(ranged) == 1 and ranged[0].tags["dagster/asset_partition_range_end"] == "2026-10-16"
         # closed Saturdays are built as empty partitions
         assert set(saturdays) <= inst.get_materialized_partitions(dg.AssetKey("raw_events"))
+        # what an order-line export lacks is named, with the columns it leaves empty
+        meta = inst.get_latest_materialization_event(
+            dg.AssetKey("user_profiles")).asset_materialization.metadata
+        assert {"categories", "views", "reviews", "searches"} <= set(meta["missing_inputs"].value.split(", "))
+        assert {"top_category", "price_sensitivity"} <= set(meta["empty_columns"].value.split(", "))
+        assert "category" in meta["missing_inputs_effect"].value["categories"]
 
 
 def test_a_killed_run_never_blocks_the_next(clean_run, tmp_path):

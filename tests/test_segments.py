@@ -182,7 +182,7 @@ def demo(data_dir, build_demo):
         selection=["raw_events", "cleaned_events", "user_daily_activity", "user_features"])
     assert dg.materialize(assets, selection=["svd_model"], resources=resources, instance=instance,
                           run_config={"ops": {"svd_model": {"config": {
-                              "window_days": 6, "eval_holdout_days": 2, "k": 8}}}}).success
+                              "window_days": 6, "horizon_days": 2, "k": 8, "families": ["svd"]}}}}).success
     assert dg.materialize(assets, selection=["user_factors"], resources=resources, instance=instance,
                           tags={"dagster/asset_partition_range_start": DAYS[0],
                                 "dagster/asset_partition_range_end": DAYS[1]}).success

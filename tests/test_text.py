@@ -1,5 +1,7 @@
 """The text encoder: equality with the reference embeddings, awkward texts, a tiny fine-tune
-that writes a loadable artifact, and the daily cache and interest vectors on demo days."""
+that writes a loadable artifact, the self-supervised pair fine-tune, one max_length end to end,
+fair baselines and sample allocation, an order export without labels, and the daily cache and
+interest vectors on demo days."""
 
 import json
 from pathlib import Path
@@ -12,7 +14,13 @@ import pytest
 
 from profiling_assets import registry, synthetic
 from profiling_assets.encoder import TextEncoder, base_model_path, normalize_text
-from profiling_assets.text_training import FineTuner, prepare_examples
+from profiling_assets.text_training import (
+    FineTuner,
+    linear_probe,
+    pair_retrieval,
+    prepare_examples,
+    scores,
+)
 
 REFERENCE = json.loads((Path(__file__).parent / "fixtures" / "minilm_reference.json").read_text())
 
@@ -104,26 +112,37 @@ def test_encoder_version_then_cached_daily_embeddings_and_interests(data_dir, de
                                 "max_steps": 2, "sample_cap": 96, "batch_size": 16}}}},
                             raise_on_error=False)
     meta = result.asset_materializations_for_node("text_encoder")[0].metadata
-    assert {"macro_f1", "frozen_macro_f1", "gain_macro_f1", "evaluation", "device"} <= meta.keys()
+    assert {"macro_f1", "frozen_macro_f1", "score", "frozen_score", "gain", "evaluation",
+            "device", "max_length"} <= meta.keys()
     assert meta["device"].value == "CPU"
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks.keys() == {"beats_frozen", "not_worse_than_production", "fine_tune_gain"}
     warehouse = str(data_dir / "warehouse" / "test.duckdb")
+    max_length = meta["max_length"].value
     with duckdb.connect(warehouse) as con:
         (version,) = registry.versions(con, "text_encoder")
-        assert version.status == (registry.PRODUCTION if checks["not_worse_than_frozen"]
-                                  else registry.CANDIDATE)
+        assert version.status == (registry.PRODUCTION if checks["beats_frozen"]
+                                  and checks["not_worse_than_production"] else registry.CANDIDATE)
         assert version.metrics["frozen_macro_f1"] == meta["frozen_macro_f1"].value
+        # one max_length: chosen from the training texts, recorded, saved in the model's config
+        # (what the daily TextEncoder reads) and used by the evaluation of the saved folder
+        assert 32 <= max_length <= 256 and max_length % 32 == 0
+        assert version.metrics["max_length"] == version.config["max_length"] == max_length
+        saved = json.loads((version.artifact_path / "sentence_bert_config.json").read_text())
+        assert saved["max_seq_length"] == meta["saved_max_length"].value == max_length
         registry.promote(con, "text_encoder", version.version, "test")
 
     def run(day: str) -> dict:
         r = dg.materialize(assets, selection=["text_embeddings", "user_text_profile"],
                            partition_key=day, resources=resources, instance=instance)
+        profile = r.asset_materializations_for_node("user_text_profile")[0].metadata
+        assert profile["interest_source"].value == "categories"  # the catalogue has categories
         return {k: v.value for k, v in r.asset_materializations_for_node("text_embeddings")[0]
                 .metadata.items()}
 
     first = run("2026-10-01")
     assert first["texts_encoded"] == first["texts_seen"] > 0 and first["cache_hits"] == 0
-    assert first["model_version"] == version.version
+    assert first["model_version"] == version.version and first["max_length"] == max_length
     again = run("2026-10-01")  # a re-run encodes nothing and replaces the day's occurrences
     assert again["texts_encoded"] == 0 and again["cache_hits"] == first["texts_seen"]
     assert again["dagster/row_count"] == first["dagster/row_count"]
@@ -135,6 +154,8 @@ def test_encoder_version_then_cached_daily_embeddings_and_interests(data_dir, de
         assert encoded[0] == encoded[1] == first["texts_seen"] + second["texts_encoded"]
         occurrences = con.execute("SELECT count(*) FROM ml.text_occurrences WHERE event_date = '2026-10-01'").fetchone()[0]
         assert occurrences == first["dagster/row_count"]
+        longest = con.execute("SELECT max(tokens) FROM ml.text_embeddings").fetchone()[0]
+        assert longest <= max_length
         rows = con.execute("SELECT user_id, interest, top_interests, texts, model_version "
                            "FROM ml.user_text_profile WHERE profile_date = '2026-10-02'").fetchall()
         searchers = con.execute("SELECT count(DISTINCT user_id) FROM clean.events WHERE event_date "
@@ -158,3 +179,139 @@ def test_daily_embeddings_use_the_base_model_until_a_version_is_promoted(data_di
         assert text.encoder_in_use(con) == (text.BASE_VERSION, None)  # a candidate is not used
         registry.promote(con, "text_encoder", "v1", "test")
         assert text.encoder_in_use(con) == ("v1", path)
+
+
+# --------------------------------------------------------------------------- fair evaluation
+
+def test_sample_cap_gives_every_task_and_label_a_floor_and_max_length_follows_the_texts():
+    from profiling_assets.text_training import choose_max_length
+
+    big = [("category", f"gadget number {i}", "electronics" if i % 10 else "books") for i in range(900)]
+    small = [("rating_band", f"review {i}", "positive" if i >= 12 else "negative") for i in range(120)]
+    rows = pd.DataFrame(big + small, columns=["task", "text", "label"]).assign(source="x", seen=1)
+    ex = prepare_examples(rows, sample_cap=200, eval_share=0.2, seed=0)
+    per = ex.train.groupby(["task", "label"]).size().to_dict()
+    # not proportional to task size: equal shares (100 each); the small task keeps all its 97
+    # training texts and passes the rest on; half of each share is spread evenly over labels,
+    # so the rare labels are not starved
+    assert ex.budgets == {"category": 103, "rating_band": 97}
+    assert per[("rating_band", "negative")] >= 10 and per[("category", "books")] >= 25
+    assert len(ex.train) <= 200
+    # 95th percentile of token lengths, rounded up to a multiple of 32, within 32..256
+    assert choose_max_length(np.array([10] * 90 + [70] * 10)) == 96
+    assert choose_max_length(np.array([5, 6, 7])) == 32
+    assert choose_max_length(np.array([900] * 10)) == 256
+
+
+def test_class_balanced_baseline_does_not_collapse_to_the_majority_class():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(580, int), np.ones(20, int)]          # 3% minority, overlapping classes
+    x = rng.normal(size=(600, 4))
+    x[:, 0] += y * 1.2
+    tr, te = np.arange(600) % 3 != 0, np.arange(600) % 3 == 0
+    plain = LogisticRegression(max_iter=2000).fit(x[tr], y[tr]).predict(x[te])
+    balanced = linear_probe(x[tr], y[tr], x[te])
+    assert (plain == 0).all()          # the plain baseline collapses to the majority class
+    assert balanced.sum() > 0 and (balanced[y[te] == 1] == 1).mean() >= 0.5
+    assert scores(y[te], balanced)["macro_f1"] > scores(y[te], plain)["macro_f1"]
+
+
+# --------------------------------------------------------------------------- pairs
+
+GROUPS = [["garden hose", "jazz vinyl record", "baby socks", "motor oil"],
+          ["office chair", "chili sauce", "tennis racket", "violin strings"],
+          ["dog leash", "wedding card", "laptop sleeve", "olive oil"],
+          ["rain boots", "chess set", "face cream", "drill bits"],
+          ["coffee beans", "yoga mat", "phone charger", "picture frame"],
+          ["tea kettle", "soccer ball", "lipstick", "guitar picks"],
+          ["bike helmet", "cookbook", "scented candle", "usb cable"],
+          ["sun hat", "board game", "cat food", "paint brushes"]]
+
+
+def test_pair_fine_tune_lowers_its_loss_improves_retrieval_and_keeps_one_max_length(tmp_path):
+    import itertools
+
+    # Products bought together in fixed, unrelated groups: the frozen model cannot know them;
+    # held out: each group's last two pairs, first seen on the last day (a time split).
+    pairs = pd.DataFrame([
+        {"kind": "basket", "text_a": a, "text_b": b, "seen": 1,
+         "first_day": "2026-10-02" if i >= 4 else "2026-10-01"}
+        for group in GROUPS for i, (a, b) in enumerate(itertools.combinations(group, 2))])
+    no_labels = pd.DataFrame(columns=["task", "source", "text", "label", "seen"])
+    ex = prepare_examples(no_labels, sample_cap=1000, eval_share=0.2, seed=0, pairs=pairs, min_pairs=8)
+    assert ex.tasks() == ["pairs"] and len(ex.pairs_test) == 2 * len(GROUPS)
+    assert ex.pair_split.startswith("time")
+    frozen = pair_retrieval(TextEncoder(max_length=16).encode, ex.pairs_test)
+
+    tuner = FineTuner(base_model_path(), {}, max_length=16, learning_rate=1e-4, seed=0)
+    fit = tuner.fit(ex.train, pairs=ex.pairs_train, epochs=6, batch_size=16, seed=0)
+    assert fit.pair_steps == fit.steps == 12
+    assert fit.pair_last_loss < fit.pair_first_loss
+    tuned = pair_retrieval(tuner.vectors, ex.pairs_test)
+    assert tuned["score"] > frozen["score"] + 0.25, (frozen, tuned)   # mean recall@1/5/10
+    assert tuned["recall_at_5"] > frozen["recall_at_5"] + 0.3
+
+    # the saved config carries the training length; the daily encoder reads it and truncates
+    # there, and gives the vectors the evaluation scored
+    folder = tmp_path / "encoder"
+    folder.mkdir()
+    tuner.save(folder)
+    assert json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"] == 16
+    daily = TextEncoder(folder)
+    assert daily.max_length == 16 and len(daily.tokenize(["word " * 50])[0]) == 16
+    texts = sorted(set(ex.pairs_test["text_a"]) | set(ex.pairs_test["text_b"]))
+    assert np.allclose(daily.encode(texts), tuner.vectors(texts), atol=1e-4)
+    assert pair_retrieval(daily.encode, ex.pairs_test)["recall_at_1"] == tuned["recall_at_1"]
+
+
+def test_cluster_names_are_the_words_most_distinctive_of_each_cluster():
+    from profiling_assets.text import cluster_count, cluster_names
+
+    titles = ["RED APPLE JAM", "GREEN APPLE JAM", "APPLE PIE TIN", "CLAW HAMMER", "STEEL HAMMER SET",
+              "RED HAMMER"]
+    names = cluster_names(titles, np.array([0, 0, 0, 1, 1, 1]), 2)
+    assert names[0].startswith("apple / jam") and names[1].startswith("hammer")
+    assert [cluster_count(n) for n in (1, 5, 200, 3500, 100_000)] == [1, 2, 10, 30, 30]
+
+
+def test_order_log_without_labels_says_why_it_cannot_fine_tune_and_gets_interest_keywords(data_dir):
+    from datetime import date
+
+    from profiling_assets import cleaning, ingest, text
+    from profiling_assets.resources import warehouse_resource
+
+    synthetic.generate_orders(data_dir, users=80, products=60, days=4, start=date(2026, 10, 1), seed=2)
+    resources = {"warehouse": warehouse_resource()}
+    instance = dg.DagsterInstance.ephemeral()
+    assets = [ingest.raw_users, ingest.raw_products, ingest.raw_events, cleaning.cleaned_events,
+              text.text_encoder, text.text_embeddings, text.user_text_profile]
+    span = {"dagster/asset_partition_range_start": "2026-10-01",
+            "dagster/asset_partition_range_end": "2026-10-04"}
+    assert dg.materialize(assets, selection=["raw_users", "raw_products"], resources=resources,
+                          instance=instance).success
+    assert dg.materialize(assets, selection=["raw_events", "cleaned_events"], resources=resources,
+                          instance=instance, tags=span).success
+
+    result = dg.materialize(assets, selection=["text_encoder"], resources=resources,
+                            instance=instance, raise_on_error=False)
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = str(failure.event_specific_data.error.message)
+    assert "no product texts" not in message
+    assert "no category labels" in message and "no rated reviews" in message
+    assert "fewer co-occurring text pairs than needed" in message
+
+    # daily: the base encoder, and interests from product-text clusters named in words
+    result = dg.materialize(assets, selection=["text_embeddings", "user_text_profile"],
+                            resources=resources, instance=instance, tags=span)
+    meta = result.asset_materializations_for_node("user_text_profile")[0].metadata
+    assert meta["interest_source"].value == "text_clusters"
+    with duckdb.connect(str(data_dir / "warehouse" / "test.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT user_id, top_interests FROM ml.user_text_profile "
+                           "WHERE profile_date = '2026-10-04' AND products > 0").fetchall()
+        buyers = con.execute("SELECT count(DISTINCT user_id) FROM clean.events "
+                             "WHERE event_type = 'purchase'").fetchone()[0]
+    assert len(rows) == buyers > 0
+    assert all(len(top) == 3 and all(any(c.isalpha() for c in name) for name in top)
+               for _, top in rows)
