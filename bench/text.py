@@ -4,7 +4,7 @@ with a realistic 60% duplicate rate; and fine-tuning time per 1k examples.
 
 Fine-tuning quality on real or order-shaped text (each replaces the speed benchmark):
 
-    .venv/bin/python bench/text.py --reviews ../shared/data/amazon_all_beauty_5.json.gz
+    .venv/bin/python bench/text.py --reviews PATH/amazon_all_beauty_5.json.gz
         real reviews (Amazon "All Beauty" 5-core): rating bands (class-balanced probe,
         macro-F1) and review title → review text pairs (retrieval recall@k, time split),
         frozen vs fine-tuned per task, the max_length chosen and the token-length spread

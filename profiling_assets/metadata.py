@@ -22,13 +22,6 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], max_wi
     return "\n".join(lines)
 
 
-def preview(con: duckdb.DuckDBPyConnection, statement: str, params: Sequence[Any] = ()) -> dg.MetadataValue:
-    """A markdown preview of a short query's result (the statement carries its own LIMIT)."""
-    cursor = con.execute(statement, list(params))
-    columns = [d[0] for d in cursor.description]
-    return dg.MetadataValue.md(markdown_table(columns, cursor.fetchall()))
-
-
 def preview_file(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> dg.MetadataValue:
     """A markdown preview of the rows a SQL file (with its own LIMIT) returns."""
     cursor = sql.run(con, name, **params)
