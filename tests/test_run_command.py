@@ -82,9 +82,11 @@ def test_run_on_fresh_order_lines_trains_publishes_and_records_runs_under_jobs(c
     with duckdb.connect(str(published), read_only=True) as pub:
         users, newest = pub.execute("SELECT count(*), max(profile_date) FROM user_profiles").fetchone()
         # no categories: interests come from named product-text clusters, for everyone who
-        # bought; every profiled user has a fresh list, from a model or the strongest baseline
+        # bought in the last 30 days; every profiled user has a fresh list, from a model or
+        # the strongest baseline
         no_interests, no_recs = pub.execute(
-            "SELECT count(*) FILTER (coalesce(len(interest_keywords), 0) = 0), "
+            "SELECT count(*) FILTER (coalesce(len(interest_keywords), 0) = 0 "
+            "AND days_since_last_purchase <= 29), "
             "count(*) FILTER (coalesce(len(recommended_items), 0) = 0) FROM user_profiles").fetchone()
     assert no_interests == 0 and no_recs == 0
     warehouse = folder / "data" / "warehouse" / "profiling.duckdb"
