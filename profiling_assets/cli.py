@@ -7,6 +7,7 @@ import sys
 import time
 import warnings
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -145,16 +146,32 @@ def materialize_days(first: str, last: str, *, snapshots: bool = True) -> None:
 
 
 def _cell(value) -> str:
+    """A value as a reader wants it: floats to 4 significant digits (whole from 1,000 on),
+    lists comma-separated, structs as name=value, None blank."""
     if value is None:
         return ""
-    if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    if isinstance(value, float | Decimal):  # thousands whole with separators, else 4 digits
+        return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_cell(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={_cell(v)}" for k, v in value.items()) + "}"
     return str(value)
 
 
-def print_table(header, rows, *, indent: str = "  ", right: bool = False, rule: bool = False) -> None:
-    """Columns aligned on the widest cell; numbers right-aligned where ``right``."""
-    cells = [[_cell(v) for v in row] for row in rows]
+QUERY_CELL_WIDTH = 40  # a terminal table stays readable; csv, json and parquet keep everything
+
+
+def _clip(text: str, width: int) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def print_table(header, rows, *, indent: str = "  ", right: bool = False, rule: bool = False,
+                width: int | None = None) -> None:
+    """Columns aligned on the widest cell (cut at ``width`` characters when given); numbers
+    right-aligned where ``right``."""
+    cells = [[_cell(v) if width is None else _clip(_cell(v), width) for v in row] for row in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *cells, strict=True)]
     lines = [[str(h) for h in header], *([["-" * w for w in widths]] if rule else []), *cells]
     for line in lines:
@@ -163,6 +180,18 @@ def print_table(header, rows, *, indent: str = "  ", right: bool = False, rule: 
 
 
 SUMMARY_DAYS = 31  # a longer history shows its last days and the totals
+# One line per clean-layer quarantine reason, for `summary` (the rules: README, Clean layer).
+QUARANTINE_REASONS = {
+    "bot": "every event of a user with >= 60 browsing events in a minute or >= 1000 in a day "
+           "(robots, scrapers); listed in clean.bot_users",
+    "exact_duplicate": "the same line delivered twice; the first copy is kept",
+    "duplicate_event_id": "a different event reusing an event_id already kept",
+    "wrong_day": "a timestamp on another UTC day than its landing folder; kept for a replay",
+    "future_timestamp": "more than 10 minutes after the cleaning run",
+    "negative_price": "a price below zero",
+    "bad_quantity": "a cart, purchase or return quantity of zero or less",
+    "bad_rating": "a review without a rating in 1-5",
+}
 
 
 def print_summary(warehouse: Path, every_day: bool = False) -> None:
@@ -179,6 +208,13 @@ def print_summary(warehouse: Path, every_day: bool = False) -> None:
                 [*shown, totals], right=True)
     if empty:
         print(f"  {empty} day(s) without landing files (closed days: empty partitions)")
+    if rows:
+        with read_only(warehouse) as con:
+            reasons = sql.query(con, "summarize_quarantine_reasons", first_day=rows[0][0],
+                                last_day=rows[-1][0])
+        for reason, n, share in reasons:
+            why = QUARANTINE_REASONS.get(reason, "see the README's clean-layer rules")
+            print(f"  quarantined {reason}: {n:,} rows, {share or 0:.1%} of raw rows: {why}")
 
 
 # The headline figures of each model kind, as (metric key, label).
@@ -312,14 +348,23 @@ def cmd_query(args: argparse.Namespace) -> None:
     except QueryRefused as exc:
         raise SystemExit(str(exc)) from None
     columns, rows = result.columns, result.rows
-    if args.format == "csv":
+    if args.format == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not args.output:
+            raise SystemExit("query: --format parquet writes a file: give --output FILE")
+        table = pa.Table.from_pylist([dict(zip(columns, r, strict=True)) for r in rows])
+        pq.write_table(table, args.output)
+        print(f"{len(rows):,} row(s) written to {args.output}", file=sys.stderr)
+    elif args.format == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(columns)
         writer.writerows(rows)
     elif args.format == "json":
         print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=1))
     else:
-        print_table(columns, rows, indent="", rule=True)
+        print_table(columns, rows, indent="", rule=True, width=QUERY_CELL_WIDTH)
         print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     if result.truncated:
         print(f"(only the first {args.limit:,} rows; --limit 0 for all)", file=sys.stderr)
@@ -330,6 +375,10 @@ def cmd_models(args: argparse.Namespace) -> None:
     from profiling_assets import registry
     from profiling_assets.resources import prepare_connection
 
+    if args.model is not None and args.model not in MODEL_ORDER:
+        raise SystemExit(f"unknown model {args.model!r}: choose from {', '.join(MODEL_ORDER)}")
+    if args.action == "rollback" and args.model is None:
+        raise SystemExit(f"models rollback needs a model: one of {', '.join(MODEL_ORDER)}")
     path = settings.warehouse_path()
     if not path.exists():
         raise SystemExit(f"no warehouse at {path}: run `profiling-assets demo` first")
@@ -395,18 +444,25 @@ def build_parser() -> argparse.ArgumentParser:
     synthetic.register_cli(sub)
     importer.register_cli(sub)
 
-    demo = sub.add_parser("demo", help="generate demo data (if absent), then `run` over its days")
-    demo.add_argument("--users", type=int, default=2000)
-    demo.add_argument("--products", type=int, default=300)
-    demo.add_argument("--days", type=int, default=14)
-    demo.add_argument("--start", default=settings.DEFAULT_START_DATE)
-    demo.add_argument("--seed", type=int, default=7)
+    def command(name: str, summary: str, details: str = "") -> argparse.ArgumentParser:
+        # the one-line summary in the command list, the whole text and every default in -h
+        return sub.add_parser(name, help=summary, description=f"{summary}. {details}".strip(),
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+    demo = command("demo", "generate demo data (if absent), then `run` over its days",
+                   "The data goes to $PROFILING_DATA_DIR (default ./data); runs are recorded "
+                   "in $DAGSTER_HOME for the UI.")
+    demo.add_argument("--users", type=int, default=2000, help="demo users")
+    demo.add_argument("--products", type=int, default=300, help="demo products")
+    demo.add_argument("--days", type=int, default=14, help="days of events")
+    demo.add_argument("--start", default=settings.DEFAULT_START_DATE, help="first day, YYYY-MM-DD")
+    demo.add_argument("--seed", type=int, default=7, help="random seed of the generator")
     demo.add_argument("--regenerate", action="store_true", help="rebuild the demo data first")
     demo.set_defaults(func=cmd_demo)
 
-    run = sub.add_parser(
-        "run", help="landed data to published profiles: ingest, train what has no production "
-                    "model, build outputs, segments and profiles, publish")
+    run = command("run", "landed data to published profiles: ingest, train what has no "
+                         "production model, build outputs, segments and profiles, publish",
+                  "One run per job over the whole range, recorded for the UI.")
     run.add_argument("--start", help="first day (default: the first landed day)")
     run.add_argument("--end", help="last day (default: the last landed day)")
     run.add_argument("--retrain", action="store_true",
@@ -414,37 +470,41 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--skip-snapshots", action="store_true", help="do not reload users/products")
     run.set_defaults(func=cmd_run)
 
-    train = sub.add_parser("train", help="fit models by hand (promoted when their checks pass)")
+    train = command("train", "fit models by hand (promoted when their checks pass)")
     train.add_argument("models", nargs="*", metavar="MODEL",
                        help=f"any of {', '.join(MODEL_ORDER)} (default: all, in that order)")
     train.set_defaults(func=cmd_train)
 
-    mat = sub.add_parser("materialize", help="every daily asset for a range of days with the "
-                                             "production models (one run of daily_assets)")
+    mat = command("materialize", "every daily asset for a range of days with the production "
+                                 "models (one run of daily_assets)",
+                  "Refuses a warehouse whose models were never trained: use `run` first.")
     mat.add_argument("--start", help="first day (default: first landing day)")
     mat.add_argument("--end", help="last day (default: last landing day)")
     mat.add_argument("--skip-snapshots", action="store_true", help="do not reload users/products")
     mat.set_defaults(func=cmd_materialize)
 
-    query = sub.add_parser("query", help="run SQL against the analysts' published profile copy")
+    query = command("query", "run SQL against the analysts' published profile copy",
+                    "Sandboxed: read-only, no other files, ATTACH, COPY or extensions.")
     query.add_argument("sql", help='e.g. "SELECT segment_name, count(*) FROM user_profiles GROUP BY 1"')
-    query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    query.add_argument("--format", choices=("table", "csv", "json", "parquet"), default="table",
+                       help="table: readable, cells cut at 40 characters; csv, json: whole values "
+                            "on standard output; parquet: a file (--output)")
+    query.add_argument("--output", help="the file --format parquet writes")
     query.add_argument("--limit", type=int, default=1000,
-                       help="at most this many rows (0: all; default: %(default)s)")
+                       help="at most this many rows (0: all)")
     query.add_argument("--timeout", type=float, default=60.0,
-                       help="stop the query after this many seconds (0: never; default: %(default)s)")
+                       help="stop the query after this many seconds (0: never)")
     query.set_defaults(func=cmd_query)
 
-    models = sub.add_parser("models", help="list model versions or roll production back")
+    models = command("models", "list model versions or roll production back")
     models.add_argument("action", choices=("list", "rollback"))
     models.add_argument("model", nargs="?", help="text_encoder, svd_model or segment_model")
     models.add_argument("--to", help="rollback: the version to restore (default: the previous "
                                      "production version)")
     models.set_defaults(func=cmd_models)
 
-    forget = sub.add_parser(
-        "forget", help="remove users from every warehouse table and the analysts' copy, and "
-                       "suppress them at ingest (docs/privacy.md)")
+    forget = command("forget", "remove users from every warehouse table and the analysts' copy, "
+                               "and suppress them at ingest (docs/privacy.md)")
     forget.add_argument("user_ids", nargs="*", metavar="USER_ID")
     forget.add_argument("--file", help="a file of user ids, one per line (# comments allowed)")
     forget.add_argument("--compact", action="store_true",
@@ -452,7 +512,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "(takes as long as copying the warehouse)")
     forget.set_defaults(func=cmd_forget)
 
-    summary = sub.add_parser("summary", help="per-day counts from the warehouse")
+    summary = command("summary", "per-day counts from the warehouse",
+                      "Lines read, accepted, rejected, clean and quarantined per day, the models "
+                      "and the segments; each quarantine reason's share explained.")
     summary.add_argument("--all", action="store_true",
                          help=f"every day (default: the last {SUMMARY_DAYS} and the totals)")
     summary.set_defaults(func=cmd_summary)

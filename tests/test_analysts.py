@@ -1,6 +1,7 @@
 """The analysts' query is sandboxed: every attack a reviewer tried on the published copy is
 refused with a clear message and leaves every file as it was."""
 
+import argparse
 import hashlib
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from profiling_assets import settings
+from profiling_assets import cli, settings
 from profiling_assets.analysts import QueryRefused, run_query
 
 CLI = [sys.executable, "-m", "profiling_assets.cli"]
@@ -88,3 +89,27 @@ def test_cli_refuses_with_one_line_and_a_non_zero_exit(copies):
                           capture_output=True, text=True, check=True)
     assert len(done.stdout.splitlines()) == 1001  # header + the default 1,000 rows
     assert "only the first 1,000 rows" in done.stderr
+
+
+def test_query_prints_readable_tables_and_writes_parquet(copies, capsys, tmp_path):
+    cli.main(["query", ("SELECT 2730.6500000000005 AS ltv, ['a', 'b'] AS items, "
+                       "{'name': 'shoes', 'share': 0.333333333} AS top, repeat('x', 100) AS long")])
+    out = capsys.readouterr().out
+    row = out.splitlines()[2]
+    assert "2,731" in row and "2730.65" not in row              # rounded
+    assert "[a, b]" in row and "{name=shoes, share=0.3333}" in row  # no Python reprs
+    assert "x" * 39 + "…" in row and "x" * 41 not in row        # cut at 40 characters
+    target = tmp_path / "profiles.parquet"
+    cli.main(["query", "SELECT user_id, value FROM user_profiles ORDER BY value", "--limit", "0",
+              "--format", "parquet", "--output", str(target)])
+    import pyarrow.parquet as pq
+    table = pq.read_table(target)
+    assert table.num_rows == 2500 and table.column_names == ["user_id", "value"]
+
+
+def test_every_command_has_a_description():
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {c.dest: c.help for c in commands._choices_actions}
+    assert set(helps) == set(commands.choices)
+    assert all(h and len(h) > 10 for h in helps.values()), helps

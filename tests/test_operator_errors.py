@@ -32,6 +32,8 @@ def fails(argv: list[str], capsys) -> str:
     (["materialize", "--start", "2026-13-01"], "--start '2026-13-01' is not a date"),
     (["materialize", "--start", "2026-10-05", "--end", "2026-10-01"], "--end 2026-10-01 is before --start"),
     (["run", "--start", "yesterday"], "--start 'yesterday' is not a date"),
+    (["models", "list", "bogus"], "unknown model 'bogus': choose from text_encoder"),
+    (["models", "rollback"], "models rollback needs a model"),
 ])
 def test_bad_arguments_are_one_line(data_dir, capsys, argv, expected):
     assert expected in fails(argv, capsys)
@@ -72,3 +74,26 @@ def test_a_warehouse_locked_by_another_process_is_waited_for_then_named(data_dir
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_summary_explains_each_quarantine_reason(data_dir, capsys):
+    """`summary` says what each quarantined share is, in a line."""
+    from datetime import date
+
+    from profiling_assets import cleaning, ingest, settings, synthetic
+    from profiling_assets.resources import prepare_connection
+
+    synthetic.generate(data_dir, users=40, products=20, days=1, start=date(2026, 10, 1), seed=3)
+    path = settings.warehouse_path()
+    path.parent.mkdir(parents=True)
+    with duckdb.connect(str(path)) as con:
+        prepare_connection(con)
+        ingest.ingest_day(con, "2026-10-01", data_dir)
+        cleaning.clean_day(con, "2026-10-01", cleaning.CleaningConfig())
+        reasons = {r for (r,) in con.execute("SELECT DISTINCT reason FROM clean.events_quarantine").fetchall()}
+    assert "bot" in reasons  # the demo plants bots
+    cli.main(["summary"])
+    out = capsys.readouterr().out
+    for reason in reasons:
+        assert f"quarantined {reason}: " in out
+    assert "robots, scrapers" in out
