@@ -151,3 +151,27 @@ def test_rerun_is_idempotent_and_a_backfill_equals_day_by_day(con, data_dir):
     assert all(c.passed for c in result.get_asset_check_evaluations())
     with duckdb.connect(str(data_dir / "warehouse" / "test.duckdb"), read_only=True) as again:
         assert again.execute(snapshot).fetchall() == one_by_one
+
+
+def test_window_edges_are_exact(con):
+    """Activity exactly 6, 7, 29, 30, 89 and 90 days before the feature day: the 7-day window
+    holds ages 0-6, the 30-day 0-29, the 90-day 0-89; moving any edge by a day fails here."""
+    from datetime import date, timedelta
+
+    day = date(2026, 12, 31)
+    ages = (6, 7, 29, 30, 89, 90)
+    for n, age in enumerate(ages):
+        ts = f"{day - timedelta(days=age)} 12:00:00"
+        con.execute(
+            "INSERT INTO clean.events (event_date, event_id, ts, user_id, session_id, event_type, "
+            "product_id, in_catalog, category, brand, price, quantity, source_file, line_no, cleaned_at) "
+            "VALUES (?::TIMESTAMP::DATE, ?, ?, 'U5', ?, 'purchase', 'P1', true, 'books', 'A', 10.0, 1, "
+            "'edges', ?, now())", [ts, f"edge{n}", ts, f"w{n}", n])
+    for age in ages:
+        build_user_daily_activity(con, str(day - timedelta(days=age)))
+    build_user_features(con, str(day))
+    f = features(con, str(day))["U5"]
+    assert (f["active_days_7d"], f["purchases_7d"], f["revenue_7d"]) == (1, 1, 10.0)      # age 6
+    assert (f["active_days_30d"], f["orders_30d"], f["revenue_30d"]) == (3, 3, 30.0)     # 6, 7, 29
+    assert (f["active_days_90d"], f["events_90d"], f["revenue_90d"]) == (5, 5, 50.0)     # not 90
+    assert f["days_since_last_visit"] == 6
