@@ -339,27 +339,30 @@ def _code(source: str) -> int:
 
 
 def blend(first: Lists, second: Lists, slots: int, n: int, fill: Lists | None = None) -> Lists:
-    """Up to ``slots`` entries of ``first``, then ``second``, then ``fill``; no item twice."""
-    users = first.idx.shape[0]
-    idx = np.full((users, n), -1, dtype=np.int64)
-    src = np.full((users, n), -1, dtype=np.int8)
-    parts = [(first, slots), (second, n)] + ([(fill, n)] if fill is not None else [])
-    for u in range(users):
-        seen: set[int] = set()
-        pos = 0
-        for part, cap in parts:
-            taken = 0
-            for j, s in zip(part.idx[u], part.src[u], strict=True):
-                if pos == n or taken == cap:
-                    break
-                if j >= 0 and j not in seen:
-                    seen.add(int(j))
-                    idx[u, pos], src[u, pos] = j, s
-                    pos += 1
-                    taken += 1
-            if pos == n:
-                break
-    return Lists(idx, src)
+    """Up to ``slots`` entries of ``first``, then ``second``, then ``fill``; no item twice.
+    Lists are left-packed (-1 only after the last item). Vectorised over users: the parts
+    are laid side by side, later copies of an item dropped, and the first n kept."""
+    parts = [(first.idx[:, :slots], first.src[:, :slots]), (second.idx, second.src)]
+    if fill is not None:
+        parts.append((fill.idx, fill.src))
+    cand = np.concatenate([i for i, _ in parts], axis=1).astype(np.int64)
+    srcs = np.concatenate([s for _, s in parts], axis=1).astype(np.int8)
+    users, width = cand.shape
+    out_idx = np.full((users, n), -1, dtype=np.int64)
+    out_src = np.full((users, n), -1, dtype=np.int8)
+    if not users or not width:
+        return Lists(out_idx, out_src)
+    # a later copy of an item in its row: after a stable sort by item, equal neighbours
+    order = np.argsort(cand, axis=1, kind="stable")
+    ranked = np.take_along_axis(cand, order, axis=1)
+    later = np.zeros_like(cand, dtype=bool)
+    np.put_along_axis(later, order[:, 1:], ranked[:, 1:] == ranked[:, :-1], axis=1)
+    keep = (cand >= 0) & ~later
+    place = np.cumsum(keep, axis=1) - 1
+    r, c = np.nonzero(keep & (place < n))
+    out_idx[r, place[r, c]] = cand[r, c]
+    out_src[r, place[r, c]] = srcs[r, c]
+    return Lists(out_idx, out_src)
 
 
 @dataclass

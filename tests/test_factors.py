@@ -446,3 +446,40 @@ def test_a_gain_within_chance_is_not_promoted():
         assert low <= gain <= high
     assert "no more than chance" in promotion_decision(
         {**metrics, "recall_gain_ci_low": -0.001}, 0.01)[1]
+
+
+def test_blend_keeps_order_and_never_repeats_an_item():
+    """The vectorised blend equals the plain reading of its rule on random left-packed lists:
+    up to `slots` of the first list, then the second, then the fill, no item twice."""
+    from profiling_assets import recommenders as R
+
+    def by_loop(parts, n):
+        out = []
+        for row in zip(*[p for p, _ in parts], strict=True):
+            picked = []
+            for items, (_, cap) in zip(row, parts, strict=True):
+                taken = 0
+                for j in items:
+                    if len(picked) == n or taken == cap:
+                        break
+                    if j >= 0 and j not in picked:
+                        picked.append(int(j))
+                        taken += 1
+            out.append(picked + [-1] * (n - len(picked)))
+        return np.array(out)
+
+    rng = np.random.default_rng(1)
+
+    def lists(users, items):
+        idx = np.full((users, 10), -1)
+        for u in range(users):
+            k = rng.integers(0, min(10, items) + 1)
+            idx[u, :k] = rng.choice(items, size=k, replace=False)
+        return R.Lists(idx, np.where(idx >= 0, 0, -1).astype(np.int8))
+
+    for _ in range(20):
+        items = int(rng.integers(5, 40))
+        a, b, f = lists(100, items), lists(100, items), lists(100, items)
+        for slots in (0, 3, 10):
+            got = R.blend(a, b, slots, 10, f).idx
+            assert (got == by_loop([(a.idx, slots), (b.idx, 10), (f.idx, 10)], 10)).all()
