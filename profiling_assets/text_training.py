@@ -278,7 +278,8 @@ def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray) -
     return clf.fit(train_x, train_y).predict(test_x)
 
 
-def pair_retrieval(vectors: Callable[[list[str]], np.ndarray], test: pd.DataFrame) -> dict[str, float]:
+def pair_retrieval(vectors: Callable[[list[str]], np.ndarray], test: pd.DataFrame,
+                   ranks_out: list | None = None) -> dict[str, float]:
     """Recall@k of held-out pairs: each pair's text retrieves its partner among the held-out
     candidates of its kind (every product text of held-out basket pairs, both directions; every
     product of held-out query pairs, from the query). The query text itself and its other
@@ -306,6 +307,8 @@ def pair_retrieval(vectors: Callable[[list[str]], np.ndarray], test: pd.DataFram
             ranks.append(int((s > s[column[int(t)]]).sum()))
             kinds.append(kind)
     ranks, kinds = np.array(ranks), np.array(kinds)
+    if ranks_out is not None:
+        ranks_out.append(ranks)
     out = {f"recall_at_{k}": float((ranks < k).mean()) for k in RECALL_AT}
     out["score"] = float(np.mean([out[f"recall_at_{k}"] for k in RECALL_AT]))
     for kind in np.unique(kinds):
@@ -314,10 +317,13 @@ def pair_retrieval(vectors: Callable[[list[str]], np.ndarray], test: pd.DataFram
     return out
 
 
-def evaluate_encoder(encoder: TextEncoder, ex: Examples) -> dict[str, dict[str, float]]:
+def evaluate_encoder(encoder: TextEncoder, ex: Examples,
+                     items: dict | None = None) -> dict[str, dict[str, float]]:
     """The one protocol for every encoder: per classification task a class-balanced logistic
     regression on its embeddings of the training texts, scored by macro-F1 on the held-out
-    texts; for pairs, held-out retrieval recall@k. Each task's ``score`` is its headline."""
+    texts; for pairs, held-out retrieval recall@k. Each task's ``score`` is its headline.
+    ``items`` receives what each score is made of, per held-out item in a fixed order (for
+    ``gain_interval``): (true, predicted) labels, or the ranks of the pairs' partners."""
     out = {}
     for task in ex.classification_tasks():
         tr, te = ex.train[ex.train["task"] == task], ex.test[ex.test["task"] == task]
@@ -325,9 +331,51 @@ def evaluate_encoder(encoder: TextEncoder, ex: Examples) -> dict[str, dict[str, 
                             encoder.encode(te["text"].tolist()))
         m = scores(te["y"], pred)
         out[task] = {**m, "score": m["macro_f1"]}
+        if items is not None:
+            items[task] = (te["y"].to_numpy(), np.asarray(pred))
     if ex.has_pairs():
-        out[PAIR_TASK] = pair_retrieval(encoder.encode, ex.pairs_test)
+        ranks: list = []
+        out[PAIR_TASK] = pair_retrieval(encoder.encode, ex.pairs_test, ranks)
+        if items is not None and ranks:
+            items[PAIR_TASK] = ranks[0]
     return out
+
+
+def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Macro-F1 over the labels either side holds (scikit-learn's default, zero_division=0)."""
+    f1 = []
+    for label in np.union1d(y_true, y_pred):
+        tp = np.sum((y_true == label) & (y_pred == label))
+        denom = np.sum(y_true == label) + np.sum(y_pred == label)
+        f1.append(2 * tp / denom if denom else 0.0)
+    return float(np.mean(f1)) if f1 else 0.0
+
+
+def _task_score(item, idx: np.ndarray) -> float:
+    if isinstance(item, tuple):  # classification: (true, predicted)
+        return _macro_f1(item[0][idx], item[1][idx])
+    hit = np.mean([item[idx] < k for k in RECALL_AT], axis=0)  # pairs: mean recall@k per item
+    return float(hit.mean())
+
+
+def gain_interval(tuned: dict, frozen: dict, sizes: dict[str, int], *, draws: int = 1000,
+                  level: float = 0.90, seed: int = 0) -> tuple[float, float]:
+    """The ``level`` interval of the size-weighted gain of ``tuned`` over ``frozen`` (their
+    ``evaluate_encoder`` items), resampling each task's held-out items with replacement, the
+    same items for both encoders: whether the gain is more than which texts were held out."""
+    tasks = [t for t in tuned if t in frozen and sizes.get(t, 0)]
+    if not tasks:
+        return float("nan"), float("nan")
+    total = sum(sizes[t] for t in tasks)
+    rng = np.random.default_rng(seed)
+    gains = np.zeros(draws)
+    for t in tasks:
+        n = len(tuned[t][0]) if isinstance(tuned[t], tuple) else len(tuned[t])
+        for d in range(draws):
+            idx = rng.integers(0, n, n)
+            gains[d] += sizes[t] / total * (_task_score(tuned[t], idx) - _task_score(frozen[t], idx))
+    tail = (1 - level) / 2
+    return float(np.quantile(gains, tail)), float(np.quantile(gains, 1 - tail))
 
 
 def frozen_baseline(encoder: TextEncoder, ex: Examples) -> dict[str, dict[str, float]]:
@@ -624,6 +672,7 @@ class Outcome:
     path: Path
     saved_max_length: int
     sizes: dict[str, int]
+    gain_interval: tuple[float, float] = (float("nan"), float("nan"))  # 90%, paired bootstrap
 
     @property
     def gain(self) -> float:
@@ -650,7 +699,8 @@ def fine_tune_and_score(ex: Examples, *, write: Callable[[Callable[[Path], objec
     spread = length_summary(lengths, max_length)
     log(f"max_length {max_length} for training, evaluation and daily embeddings ({spread})")
     started = time.perf_counter()
-    frozen = evaluate_encoder(TextEncoder(base_path, max_length=max_length), ex)
+    frozen_items: dict = {}
+    frozen = evaluate_encoder(TextEncoder(base_path, max_length=max_length), ex, frozen_items)
     log(f"Frozen base model: {frozen} ({time.perf_counter() - started:.0f} s)")
     tasks = ex.tasks()
     tuner = FineTuner(base_path, {t: ex.labels[t] for t in TASKS if t in tasks},
@@ -665,6 +715,9 @@ def fine_tune_and_score(ex: Examples, *, write: Callable[[Callable[[Path], objec
     path = write(tuner.save)
     del tuner
     saved = TextEncoder(path)
-    tuned = evaluate_encoder(saved, ex)
+    tuned_items: dict = {}
+    tuned = evaluate_encoder(saved, ex, tuned_items)
+    sizes = ex.heldout_sizes()
+    interval = gain_interval(tuned_items, frozen_items, sizes, seed=seed)
     return Outcome(max_length, spread, frozen, tuned, heads, fit, path, saved.max_length,
-                   ex.heldout_sizes())
+                   sizes, interval)

@@ -315,3 +315,25 @@ def test_order_log_without_labels_says_why_it_cannot_fine_tune_and_gets_interest
     assert len(rows) == buyers > 0
     assert all(len(top) == 3 and all(any(c.isalpha() for c in name) for name in top)
                for _, top in rows)
+
+
+def test_a_gain_within_held_out_sampling_is_not_beyond_chance():
+    """beats_frozen asks the gain's paired bootstrap interval to clear the margin: a pair task
+    where one retrieval in 500 improves is chance; one where a fifth improve is not."""
+    from profiling_assets.text_training import gain_interval
+
+    rng = np.random.default_rng(0)
+    frozen = rng.integers(0, 30, 500)           # ranks of each held-out pair's partner
+    lucky = frozen.copy()
+    lucky[np.flatnonzero(frozen >= 10)[0]] = 0
+    better = np.where(rng.random(500) < 0.2, 0, frozen)
+    sizes = {"pairs": 500}
+    low, high = gain_interval({"pairs": lucky}, {"pairs": frozen}, sizes, draws=300)
+    assert low <= 0 < high
+    low, _ = gain_interval({"pairs": better}, {"pairs": frozen}, sizes, draws=300)
+    assert low > 0
+    # classification items are (true, predicted) labels, scored by macro-F1 per resample
+    y = rng.integers(0, 3, 300)
+    noisy = np.where(rng.random(300) < 0.5, y, rng.integers(0, 3, 300))
+    low, _ = gain_interval({"category": (y, y)}, {"category": (y, noisy)}, {"category": 300}, draws=200)
+    assert low > 0
