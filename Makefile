@@ -21,9 +21,9 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --extra dev --compile-bytecode
 	touch $@
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+$(DAGSTER_HOME)/dagster.yaml: instance/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
+	cp instance/dagster.yaml $@
 
 setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml
 
@@ -42,8 +42,9 @@ test: setup
 test-all: setup
 	$(VENV)/bin/pytest -m "slow or not slow"
 
+# `dg dev`, as Dagster recommends, from the project's environment (pyproject's [tool.dg])
 ui: setup
-	$(VENV)/bin/dagster dev -w workspace.yaml
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/dg dev
 
 bench: setup
 	$(VENV)/bin/python bench/ingest.py

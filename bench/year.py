@@ -34,7 +34,7 @@ def fresh_env(folder: Path, data: Path) -> dict[str, str]:
         shutil.rmtree(folder / sub, ignore_errors=True)
     shutil.rmtree(data / "models", ignore_errors=True)
     (folder / "dagster_home").mkdir(parents=True)
-    shutil.copy(ROOT / "dagster.yaml", folder / "dagster_home" / "dagster.yaml")
+    shutil.copy(ROOT / "instance" / "dagster.yaml", folder / "dagster_home" / "dagster.yaml")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROFILING_")}
     return env | {"PROFILING_DATA_DIR": str(data), "DAGSTER_HOME": str(folder / "dagster_home"),
                   "PROFILING_WAREHOUSE": str(folder / "warehouse" / "profiling.duckdb"),

@@ -81,7 +81,7 @@ def instance() -> dg.DagsterInstance:
         folder.mkdir(exist_ok=True)
         settings_file = folder / "dagster.yaml"
         if not settings_file.exists():
-            project = Path("dagster.yaml")
+            project = Path(__file__).resolve().parent.parent / "instance" / "dagster.yaml"
             settings_file.write_text(project.read_text() if project.is_file() else DEFAULT_INSTANCE_YAML)
         os.environ["DAGSTER_HOME"] = str(folder)
     return dg.DagsterInstance.get()

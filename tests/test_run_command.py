@@ -38,7 +38,7 @@ COMPARED = {
 def env_for(folder: Path) -> dict[str, str]:
     home = folder / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(ROOT / "instance" / "dagster.yaml", home / "dagster.yaml")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PROFILING_", "DAGSTER_HOME"))}
     return env | {"PROFILING_DATA_DIR": str(folder / "data"), "DAGSTER_HOME": str(home),
