@@ -294,7 +294,7 @@ def print_report() -> None:
     print(f"\nSegments (from the analysts' copy, {settings.published_path()}):")
     print_segments(settings.published_path())
     print("\nQuery the profiles with `profiling-assets query \"SELECT * FROM user_profiles LIMIT 5\"`; "
-          "open the UI with `make ui` (dagster dev on http://127.0.0.1:3000) to browse the asset "
+          "open the UI with `make ui` (`dg dev` on http://127.0.0.1:3000) to browse the asset "
           "graph, partitions, checks and the runs above.")
 
 
