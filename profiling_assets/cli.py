@@ -6,7 +6,7 @@ import os
 import sys
 import time
 import warnings
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,9 +14,18 @@ import duckdb
 
 from profiling_assets import settings, sql
 
-MODEL_ORDER = ("text_encoder", "svd_model", "segment_model")
+MODEL_ORDER = ("text_encoder", "svd_model", "segment_model", "propensity_model")
 TRAIN_JOB = {"text_encoder": "train_text_encoder", "svd_model": "train_svd",
-             "segment_model": "train_segments"}
+             "segment_model": "train_segments", "propensity_model": "train_propensity"}
+# Demo days: churn_30d needs two 30-day label windows and two weeks of history (docs/scores.md)
+DEMO_DAYS = 90
+# propensity_model registers one model per target; the registry knows them by these names
+PROPENSITY_MODELS = ("propensity_purchase_14d", "propensity_churn_30d", "propensity_spend_90d")
+
+
+def asset_of(model_name: str) -> str:
+    """The model asset that fits a registry model."""
+    return "propensity_model" if model_name in PROPENSITY_MODELS else model_name
 
 
 
@@ -76,8 +85,8 @@ def models_without_production(warehouse: Path) -> tuple[list[str], list[str]]:
             found = registry.versions(con)
         except duckdb.CatalogException:
             return list(MODEL_ORDER), list(MODEL_ORDER)
-    production = {v.model_name for v in found if v.status == registry.PRODUCTION}
-    trained = {v.model_name for v in found}
+    production = {asset_of(v.model_name) for v in found if v.status == registry.PRODUCTION}
+    trained = {asset_of(v.model_name) for v in found}
     return ([m for m in MODEL_ORDER if m not in production],
             [m for m in MODEL_ORDER if m not in trained])
 
@@ -116,8 +125,9 @@ def run_days(first: str, last: str, *, retrain: bool = False, snapshots: bool = 
         if model in to_train:
             _train(inst, model)
     runs.run_job(inst, "daily_model_outputs", first, last)
-    if "segment_model" in to_train:
-        _train(inst, "segment_model")
+    for model in ("segment_model", "propensity_model"):
+        if model in to_train:
+            _train(inst, model)
     runs.run_job(inst, "daily_profiles", first, last)
 
 
@@ -229,6 +239,11 @@ MODEL_FIGURES = {
                   ("coverage_at_10", "coverage")],
     "segment_model": [("k", "k"), ("silhouette", "silhouette"),
                       ("ari_vs_archetypes", "ARI vs planted archetypes")],
+    "propensity_purchase_14d": [("roc_auc", "ROC-AUC"), ("lift_top_decile", "top-decile lift"),
+                                ("brier", "Brier")],
+    "propensity_churn_30d": [("roc_auc", "ROC-AUC"), ("lift_top_decile", "top-decile lift"),
+                             ("brier", "Brier")],
+    "propensity_spend_90d": [("rmse", "RMSE"), ("rmse_skill", "RMSE skill"), ("spearman", "Spearman")],
 }
 
 
@@ -260,8 +275,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
     days = settings.landed_days(data_dir)
     if args.regenerate or not days:
         print(f"Generating demo data into {data_dir} ...", flush=True)
+        # by default the demo ends yesterday (UTC): every day of it is a daily partition
+        start = (_check_day(args.start, "--start") if args.start else
+                 (datetime.now(UTC).date() - timedelta(days=args.days)).isoformat())
         synthetic.generate(data_dir, users=args.users, products=args.products, days=args.days,
-                           start=date.fromisoformat(args.start), seed=args.seed,
+                           start=date.fromisoformat(start), seed=args.seed,
                            progress=lambda msg: print("  " + msg, flush=True))
         days = settings.landed_days(data_dir)
     else:
@@ -375,10 +393,13 @@ def cmd_models(args: argparse.Namespace) -> None:
     from profiling_assets import registry
     from profiling_assets.resources import prepare_connection
 
-    if args.model is not None and args.model not in MODEL_ORDER:
-        raise SystemExit(f"unknown model {args.model!r}: choose from {', '.join(MODEL_ORDER)}")
-    if args.action == "rollback" and args.model is None:
-        raise SystemExit(f"models rollback needs a model: one of {', '.join(MODEL_ORDER)}")
+    known = (*MODEL_ORDER, *PROPENSITY_MODELS)
+    if args.model is not None and args.model not in known:
+        raise SystemExit(f"unknown model {args.model!r}: choose from {', '.join(known)}")
+    rollbackable = [m for m in known if m != "propensity_model"]
+    if args.action == "rollback" and args.model not in rollbackable:
+        raise SystemExit(f"models rollback needs one registry model: one of {', '.join(rollbackable)} "
+                         "(propensity_model keeps a version per target)")
     path = settings.warehouse_path()
     if not path.exists():
         raise SystemExit(f"no warehouse at {path}: run `profiling-assets demo` first")
@@ -407,7 +428,10 @@ def cmd_models(args: argparse.Namespace) -> None:
                              f"rolled back from {current.version if current else 'none'}")
             print(f"{args.model}: production is now {target.version} "
                   f"(was {current.version if current else 'none'})")
-        versions = registry.versions(con, args.model)
+        if args.model == "propensity_model":
+            versions = [v for name in PROPENSITY_MODELS for v in registry.versions(con, name)]
+        else:
+            versions = registry.versions(con, args.model)
     print_models(versions, indent="")
 
 
@@ -454,8 +478,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "in $DAGSTER_HOME for the UI.")
     demo.add_argument("--users", type=int, default=2000, help="demo users")
     demo.add_argument("--products", type=int, default=300, help="demo products")
-    demo.add_argument("--days", type=int, default=14, help="days of events")
-    demo.add_argument("--start", default=settings.DEFAULT_START_DATE, help="first day, YYYY-MM-DD")
+    demo.add_argument("--days", type=int, default=DEMO_DAYS,
+                      help="days of events (90: enough history for the churn model's time split)")
+    demo.add_argument("--start", default=None,
+                      help="first day, YYYY-MM-DD (default: the demo ends yesterday, UTC)")
     demo.add_argument("--seed", type=int, default=7, help="random seed of the generator")
     demo.add_argument("--regenerate", action="store_true", help="rebuild the demo data first")
     demo.set_defaults(func=cmd_demo)
@@ -498,7 +524,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = command("models", "list model versions or roll production back")
     models.add_argument("action", choices=("list", "rollback"))
-    models.add_argument("model", nargs="?", help="text_encoder, svd_model or segment_model")
+    models.add_argument("model", nargs="?",
+                        help="text_encoder, svd_model, segment_model, propensity_model (list only), "
+                             "or one propensity target: " + ", ".join(PROPENSITY_MODELS))
     models.add_argument("--to", help="rollback: the version to restore (default: the previous "
                                      "production version)")
     models.set_defaults(func=cmd_models)

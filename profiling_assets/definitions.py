@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from profiling_assets import cleaning, factors, features, ingest, profiles, segments, text
+from profiling_assets import cleaning, factors, features, ingest, profiles, scores, segments, text
 from profiling_assets.resources import warehouse_resource
 from profiling_assets.retraining import RETRAIN_SENSORS
 from profiling_assets.schedules import (
@@ -21,7 +21,8 @@ defs = dg.Definitions(
         features.user_daily_activity, features.user_features,
         text.text_encoder, text.text_embeddings, text.user_text_profile,
         factors.svd_model, factors.user_factors, factors.recommendations,
-        segments.segment_model, segments.user_segments, profiles.user_profiles,
+        segments.segment_model, segments.user_segments,
+        scores.propensity_model, scores.user_scores, profiles.user_profiles,
     ],
     jobs=[daily_assets_job, daily_ingest_job, daily_model_outputs_job, daily_profiles_job,
           snapshots_job, *TRAIN_JOBS],

@@ -71,7 +71,8 @@ def published_state(path: Path) -> tuple:
 
 
 @dg.asset(
-    deps=["user_features", "user_segments", "user_text_profile", "recommendations", "raw_users"],
+    deps=["user_features", "user_segments", "user_text_profile", "recommendations", "user_scores",
+          "raw_users"],
     partitions_def=daily_partitions,
     backfill_policy=daily_backfill_policy,
     group_name="profiles",
@@ -95,7 +96,7 @@ def published_state(path: Path) -> tuple:
 def user_profiles(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     """profiles.user_profiles_history: one row per user per day, assembled from registration
     attributes (no PII), behavioural features, RFM, lifetime value, segment, text interests,
-    recommendations and the model versions behind them; profiles.user_profiles: each user's
+    recommendations, predictive scores with their drivers and the model versions behind them; profiles.user_profiles: each user's
     latest row. After each run the analysts' copy is published (see README, For analysts)."""
     days = list(context.partition_keys)
     with warehouse.get_connection() as con:

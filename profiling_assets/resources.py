@@ -19,7 +19,7 @@ from profiling_assets.settings import WarehouseUnavailable
 # prepares its connection instead of relying on a separate migration step.
 SCHEMA_FILES = (
     "create_raw_tables", "create_clean_tables", "create_features_tables", "create_ml_tables",
-    "create_factor_tables", "create_text_tables", "create_segment_tables",
+    "create_factor_tables", "create_text_tables", "create_segment_tables", "create_score_tables",
     "create_profile_tables", "create_privacy_tables",
 )
 

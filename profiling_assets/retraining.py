@@ -38,17 +38,22 @@ import duckdb
 import numpy as np
 
 from profiling_assets import registry, settings, sql
+from profiling_assets.propensity import TARGETS
 
 # model -> its train job (defined in schedules.py; referred to by name here)
 TRAIN_JOB_NAMES = {
     "text_encoder": "train_text_encoder",
     "svd_model": "train_svd",
     "segment_model": "train_segments",
+    "propensity_model": "train_propensity",
 }
+# propensity_model keeps one registry model per target (scores.registry_name)
+REGISTRY_MODELS = {"propensity_model": tuple(f"propensity_{t}" for t in TARGETS)}
 
 # New daily partitions after the production window that call for a refit; override per model
 # with PROFILING_RETRAIN_MIN_NEW_PARTITIONS_<MODEL> (e.g. ..._SVD_MODEL=14).
-DEFAULT_MIN_NEW_PARTITIONS = {"text_encoder": 7, "svd_model": 7, "segment_model": 7}
+DEFAULT_MIN_NEW_PARTITIONS = {"text_encoder": 7, "svd_model": 7, "segment_model": 7,
+                              "propensity_model": 7}
 
 # PSI above 0.2 is the conventional "significant shift" (0.1-0.2: moderate, below 0.1: none).
 PSI_THRESHOLD = 0.2
@@ -70,6 +75,10 @@ QUALITY_FLOORS: dict[str, tuple[tuple[str, float], ...]] = {
     "text_encoder": (("macro_f1", 0.8),),
     "svd_model": (("recall_at_10", 0.02), ("lift_over_strongest_baseline", 1.0)),
     "segment_model": (("silhouette", 0.1),),
+    # per target; the same floors as the targets' promotion checks
+    "propensity_purchase_14d": (("roc_auc", 0.6),),
+    "propensity_churn_30d": (("roc_auc", 0.6),),
+    "propensity_spend_90d": (("rmse_skill", 0.0),),
 }
 
 REASONS = ("no_production_version", "quality", "drift", "new_data")
@@ -334,15 +343,21 @@ def assess(con: duckdb.DuckDBPyConnection, model: str, partitions: list[str]) ->
     """Everything the sensor decides on, from the registry, the warehouse and the materialized
     partitions of cleaned_events (ISO dates)."""
     partitions = sorted(partitions)
-    prod = registry.production(con, model)
+    names = REGISTRY_MODELS.get(model, (model,))
+    found = [v for v in (registry.production(con, n) for n in names) if v is not None]
     latest = partitions[-1] if partitions else None
     n_min = min_new_partitions(model)
-    if prod is None:
+    if not found:
         return Assessment(model, None, None, latest, len(partitions), 0, n_min)
+    # a model with several registry models (one per target) is as stale as its oldest window
+    prod = min(found, key=lambda v: str(v.window_end))
     end = str(prod.window_end) if prod.window_end else None
     new = [p for p in partitions if end is None or p > end]
     a = Assessment(model, prod.version, end, latest, len(partitions), len(new), n_min)
-    a.quality = [(m, _metric(prod.metrics.get(m)), floor) for m, floor in QUALITY_FLOORS[model]]
+    prefix = len(found) > 1 or names != (model,)
+    a.quality = [(f"{v.model_name.removeprefix('propensity_')}_{m}" if prefix else m,
+                  _metric(v.metrics.get(m)), floor)
+                 for v in found for m, floor in QUALITY_FLOORS[v.model_name]]
     if model == "text_encoder":
         a.drift = text_drift(con, prod)
     else:
@@ -430,6 +445,7 @@ def build_retrain_sensor(model: str, job_name: str | None = None) -> dg.SensorDe
 text_encoder_retrain_sensor = build_retrain_sensor("text_encoder")
 svd_model_retrain_sensor = build_retrain_sensor("svd_model")
 segment_model_retrain_sensor = build_retrain_sensor("segment_model")
+propensity_model_retrain_sensor = build_retrain_sensor("propensity_model")
 
 RETRAIN_SENSORS = (text_encoder_retrain_sensor, svd_model_retrain_sensor,
-                   segment_model_retrain_sensor)
+                   segment_model_retrain_sensor, propensity_model_retrain_sensor)

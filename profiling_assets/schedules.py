@@ -40,9 +40,10 @@ daily_model_outputs_job = dg.define_asset_job(
 
 daily_profiles_job = dg.define_asset_job(
     name="daily_profiles",
-    selection=dg.AssetSelection.groups("segments", "profiles") - MODELS,
+    selection=dg.AssetSelection.groups("segments", "scores", "profiles") - MODELS,
     partitions_def=daily_partitions,
-    description="One day of segment assignments and profile rows, then the analysts' copy.",
+    description="One day of segment assignments, predictive scores and profile rows, then the "
+                "analysts' copy.",
 )
 
 snapshots_job = dg.define_asset_job(
@@ -69,7 +70,14 @@ train_segments_job = dg.define_asset_job(
     description="Fit a new segment model version; promoted when segments_well_formed passes.",
 )
 
-TRAIN_JOBS = (train_text_encoder_job, train_svd_job, train_segments_job)
+train_propensity_job = dg.define_asset_job(
+    name="train_propensity",
+    selection=dg.AssetSelection.assets("propensity_model"),
+    description="Fit new purchase, churn and spend models; each target is promoted when its "
+                "check passes.",
+)
+
+TRAIN_JOBS = (train_text_encoder_job, train_svd_job, train_segments_job, train_propensity_job)
 
 # How far back the schedule looks for days that were skipped (not landed yet, closed).
 CATCH_UP_DAYS = 31

@@ -46,3 +46,30 @@ CREATE TABLE IF NOT EXISTS profiles.user_profiles_history (
 
 CREATE TABLE IF NOT EXISTS profiles.user_profiles AS
 SELECT * FROM profiles.user_profiles_history WITH NO DATA;
+
+-- Predictive traits (user_scores), added to warehouses created before them; a fresh
+-- warehouse gets them the same way, so both keep one column order.
+ALTER TABLE profiles.user_profiles_history ADD COLUMN IF NOT EXISTS purchase_propensity_14d DOUBLE;
+ALTER TABLE profiles.user_profiles_history ADD COLUMN IF NOT EXISTS purchase_propensity_decile INTEGER;
+ALTER TABLE profiles.user_profiles_history ADD COLUMN IF NOT EXISTS churn_risk_30d DOUBLE;
+ALTER TABLE profiles.user_profiles_history ADD COLUMN IF NOT EXISTS churn_risk_decile INTEGER;
+ALTER TABLE profiles.user_profiles_history ADD COLUMN IF NOT EXISTS expected_spend_90d DOUBLE;
+ALTER TABLE profiles.user_profiles_history ADD COLUMN IF NOT EXISTS expected_spend_decile INTEGER;
+ALTER TABLE profiles.user_profiles_history ADD COLUMN IF NOT EXISTS score_drivers
+    STRUCT(target VARCHAR, feature VARCHAR, value DOUBLE, contribution DOUBLE, text VARCHAR)[];
+ALTER TABLE profiles.user_profiles_history ADD COLUMN IF NOT EXISTS score_missing_reason VARCHAR;
+ALTER TABLE profiles.user_profiles_history ADD COLUMN IF NOT EXISTS purchase_model_version VARCHAR;
+ALTER TABLE profiles.user_profiles_history ADD COLUMN IF NOT EXISTS churn_model_version VARCHAR;
+ALTER TABLE profiles.user_profiles_history ADD COLUMN IF NOT EXISTS spend_model_version VARCHAR;
+ALTER TABLE profiles.user_profiles ADD COLUMN IF NOT EXISTS purchase_propensity_14d DOUBLE;
+ALTER TABLE profiles.user_profiles ADD COLUMN IF NOT EXISTS purchase_propensity_decile INTEGER;
+ALTER TABLE profiles.user_profiles ADD COLUMN IF NOT EXISTS churn_risk_30d DOUBLE;
+ALTER TABLE profiles.user_profiles ADD COLUMN IF NOT EXISTS churn_risk_decile INTEGER;
+ALTER TABLE profiles.user_profiles ADD COLUMN IF NOT EXISTS expected_spend_90d DOUBLE;
+ALTER TABLE profiles.user_profiles ADD COLUMN IF NOT EXISTS expected_spend_decile INTEGER;
+ALTER TABLE profiles.user_profiles ADD COLUMN IF NOT EXISTS score_drivers
+    STRUCT(target VARCHAR, feature VARCHAR, value DOUBLE, contribution DOUBLE, text VARCHAR)[];
+ALTER TABLE profiles.user_profiles ADD COLUMN IF NOT EXISTS score_missing_reason VARCHAR;
+ALTER TABLE profiles.user_profiles ADD COLUMN IF NOT EXISTS purchase_model_version VARCHAR;
+ALTER TABLE profiles.user_profiles ADD COLUMN IF NOT EXISTS churn_model_version VARCHAR;
+ALTER TABLE profiles.user_profiles ADD COLUMN IF NOT EXISTS spend_model_version VARCHAR;

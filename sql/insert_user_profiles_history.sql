@@ -55,7 +55,12 @@ SELECT f.feature_date, f.user_id,
        t.top_interests,
        r.items, r.source,
        t.model_version, r.model_version, s.model_version,
-       $now
+       $now,
+       sc.purchase_propensity_14d, sc.purchase_propensity_decile,
+       sc.churn_risk_30d, sc.churn_risk_decile,
+       sc.expected_spend_90d, sc.expected_spend_decile,
+       sc.score_drivers, sc.score_missing_reason,
+       sc.purchase_model_version, sc.churn_model_version, sc.spend_model_version
 FROM features.user_features f
 LEFT JOIN registered u USING (user_id)
 LEFT JOIN lifetime l USING (user_id)
@@ -63,4 +68,5 @@ CROSS JOIN history_start hs
 LEFT JOIN ml.user_segments s ON s.user_id = f.user_id AND s.segment_date = $day
 LEFT JOIN ml.user_text_profile t ON t.user_id = f.user_id AND t.profile_date = $day
 LEFT JOIN recommended r ON r.user_id = f.user_id
+LEFT JOIN ml.user_scores sc ON sc.user_id = f.user_id AND sc.score_date = $day
 WHERE f.feature_date = $day;

@@ -17,19 +17,21 @@ def test_definitions_load():
     assert {"raw_events", "raw_users", "raw_products", "cleaned_events", "user_daily_activity",
             "user_features", "text_encoder", "text_embeddings", "user_text_profile", "svd_model",
             "user_factors", "recommendations", "segment_model", "user_segments",
-            "user_profiles"} <= keys
+            "propensity_model", "user_scores", "user_profiles"} <= keys
     assert repo.get_job("daily_assets").partitions_def is not None
     assert {"daily_ingest", "daily_model_outputs", "daily_profiles", "train_text_encoder",
-            "train_svd", "train_segments", "snapshots"} <= set(repo.job_names)
+            "train_svd", "train_segments", "train_propensity", "snapshots"} <= set(repo.job_names)
     assert [s.name for s in repo.schedule_defs] == ["daily_assets_schedule"]
     assert {s.name for s in repo.sensor_defs} == {
-        "text_encoder_retrain_sensor", "svd_model_retrain_sensor", "segment_model_retrain_sensor"}
+        "text_encoder_retrain_sensor", "svd_model_retrain_sensor", "segment_model_retrain_sensor",
+        "propensity_model_retrain_sensor"}
     checks = {c.name for c in repo.asset_graph.asset_check_keys}
     assert {"lines_reconcile", "unique_event_id", "user_id_not_null", "no_future_timestamps", "rows_reconcile",
             "one_row_per_user", "shares_sum_to_one", "no_negative_money", "recency_matches_last_seen",
             "beats_frozen", "not_worse_than_production", "fine_tune_gain", "beats_strongest_baseline", "lift_goal",
             "one_profile_per_user", "every_user_has_segment", "model_versions_present",
-            "published_copy_matches", "segments_well_formed"} <= checks
+            "published_copy_matches", "segments_well_formed", "purchase_14d_beats_baseline",
+            "churn_30d_beats_baseline", "spend_90d_beats_baseline"} <= checks
 
 
 @pytest.fixture

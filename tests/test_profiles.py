@@ -62,6 +62,11 @@ def craft_user(con: duckdb.DuckDBPyConnection) -> None:
     for rank, product in enumerate(("P3", "P1", "P2"), start=1):
         insert(con, "ml.recommendations", rec_date=date(2026, 10, 1), user_id="U1", rank=rank,
                product_id=product, score=1.0 / rank, source="svd", model_version="svd-1")
+    con.execute("INSERT INTO ml.user_scores VALUES ('2026-10-02', 'U1', 0.82, 9, 0.07, 2, NULL, NULL, "
+                "[{'target': 'purchase_14d', 'feature': 'orders_90d', 'value': 3.0, 'contribution': 0.21, "
+                "'text': 'orders in 90 days: 3 (raises purchase propensity by 0.21)'}], "
+                "'prop-p', 'prop-c', NULL, 'expected_spend_90d: no propensity_spend_90d has been trained', "
+                "'2026-10-02 00:00:00')")
 
 
 def test_crafted_user_profile(con):
@@ -84,6 +89,12 @@ def test_crafted_user_profile(con):
     assert got["recommended_items"] == ["P3", "P1", "P2"]  # in rank order, from the latest day
     assert (got["text_encoder_version"], got["svd_model_version"], got["segment_model_version"]) == (
         "enc-1", "svd-1", "seg-1")
+    # the day's predictive traits, their drivers and versions; a missing score says why
+    assert (got["purchase_propensity_14d"], got["purchase_propensity_decile"]) == (0.82, 9)
+    assert (got["churn_risk_30d"], got["churn_risk_decile"], got["expected_spend_90d"]) == (0.07, 2, None)
+    assert got["score_drivers"][0]["text"] == "orders in 90 days: 3 (raises purchase propensity by 0.21)"
+    assert (got["purchase_model_version"], got["churn_model_version"]) == ("prop-p", "prop-c")
+    assert got["score_missing_reason"].startswith("expected_spend_90d: no propensity_spend_90d")
     history = con.execute("SELECT profile_date, lifetime_value FROM profiles.user_profiles_history "
                           "ORDER BY 1").fetchall()
     assert history == [(date(2026, 10, 1), 100.0), (date(2026, 10, 2), 125.0)]

@@ -1,0 +1,1 @@
+DELETE FROM ml.user_scores WHERE score_date = $day;
