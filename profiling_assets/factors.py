@@ -35,8 +35,8 @@ import scipy.sparse as sp
 from dagster_duckdb import DuckDBResource
 from sklearn.decomposition import TruncatedSVD
 
+from profiling_assets import model_assets, registry, sql
 from profiling_assets import recommenders as R
-from profiling_assets import registry, sql
 from profiling_assets.metadata import day_logger, days_label, markdown_table, preview_file
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
@@ -444,14 +444,8 @@ def svd_model(context: dg.AssetExecutionContext, config: SvdModelConfig, warehou
             signals = data_signals(con, first, plan.last_day)
         outcome = R.run_protocol(data, params, log=context.log.info)
     except R.NotEnoughHistory as exc:
-        why = f"not trained: {exc}"
-        context.log.warning(why)
-        yield dg.MaterializeResult(metadata={"skipped": why, "dagster/row_count": 0})
-        # WARN, not ERROR: nothing was fitted, so nothing is left to block; the run succeeds
-        # and the daily recommendations use the baseline fallback
-        for check in CHECKS:
-            yield dg.AssetCheckResult(check_name=check, passed=False, description=why,
-                                      severity=dg.AssetCheckSeverity.WARN)
+        # the daily recommendations use the baseline fallback meanwhile
+        yield from model_assets.skipped(context, f"not trained: {exc}", CHECKS)
         return
     eval_seconds = time.perf_counter() - started
     M = outcome.metrics
@@ -498,13 +492,12 @@ def svd_model(context: dg.AssetExecutionContext, config: SvdModelConfig, warehou
                 "decay": "weight * 0.5 ** (days before window_end / half_life_days)",
                 "review": "weights['review'] * (rating - 3) / 2", "k": factors.k,
                 "min_item_users": config.min_item_users}
-    version = registry.new_version()
     holder: dict[str, pd.DataFrame] = {}
 
     def write(folder: Path) -> None:
         holder["items"] = save_model(folder, m, factors, popularity, settings, scorer, reranker)
 
-    path = registry.write_artifact(MODEL_NAME, version, write)
+    version, path = model_assets.write_version(MODEL_NAME, write)
     items = holder["items"]
     metrics = {**M, "family": outcome.winner, "train_users": len(m.users), "train_items": len(m.items),
                "items_below_min_users": m.dropped_items, "nonzeros": int(m.X.nnz),
@@ -513,39 +506,40 @@ def svd_model(context: dg.AssetExecutionContext, config: SvdModelConfig, warehou
                "evaluated_model": "fit on the window before eval_split_day; saved model refitted "
                                   "on the window ending at the latest day"}
     passed, why = promotion_decision(M, config.min_recall_at_10)
+    gate = model_assets.Gate("beats_strongest_baseline", passed, why, metadata={
+        "recall_at_10": M["recall_at_10"], "winner": outcome.winner,
+        "strongest_baseline": outcome.strongest_baseline,
+        "strongest_baseline_recall_at_10": M["strongest_baseline_recall_at_10"],
+        "floor": config.min_recall_at_10})
     item_rows = pa.table({
         "product_id": items["product_id"].to_numpy(), "item_index": items["item_index"].to_numpy(),
         "factors": pa.FixedSizeListArray.from_arrays(
             pa.array(factors.item_factors.astype(np.float32).ravel()), factors.k),
         "users": items["users"].to_numpy(), "purchasers": items["purchasers"].to_numpy(),
         "popularity_rank": items["popularity_rank"].to_numpy()})
-    with warehouse.get_connection() as con:
-        registry.register(con, MODEL_NAME, version, artifact_path=path, metrics=metrics,
-                          config=config.model_dump() | {"weights": params.weights, "k_used": factors.k},
-                          window=(first, plan.last_day))
+
+    def write_item_factors(con: duckdb.DuckDBPyConnection) -> None:
         with transaction(con):
             con.register("new_item_factors", item_rows)
             sql.run(con, "delete_item_factors_version", version=version)
             sql.run(con, "insert_item_factors", version=version)
             con.unregister("new_item_factors")
-        if passed:
-            passed, guard = registry.not_worse_than_production(
-                con, MODEL_NAME, "recall_at_10", M["recall_at_10"], REGRESSION_TOLERANCE)
-            why = f"{why}; {guard}" if passed else guard
-        if passed:
-            registry.promote(con, MODEL_NAME, version, f"beats_strongest_baseline passed: {why}")
-    if not passed:
-        context.log.warning(f"{version} stays a candidate: {why}; the daily recommendations use "
-                            f"the strongest baseline ({outcome.strongest_baseline}) until a "
-                            "version is promoted")
+
+    with warehouse.get_connection() as con:
+        verdict = model_assets.conclude(
+            context, con, MODEL_NAME, version, path, metrics=metrics,
+            config=config.model_dump() | {"weights": params.weights, "k_used": factors.k},
+            window=(first, plan.last_day), gates=[gate],
+            guard=model_assets.Guard("recall_at_10", M["recall_at_10"], REGRESSION_TOLERANCE),
+            write_rows=write_item_factors,
+            fallback=(f"the daily recommendations use the strongest baseline "
+                      f"({outcome.strongest_baseline}) until a version is promoted"))
 
     lifts = {f"lift_over_{b}": M[f"lift_over_{b}"] for b in R.BASELINES}
     yield dg.MaterializeResult(metadata={
-        "version": version,
+        **verdict.metadata(),
         **signals.metadata(),
-        "status": registry.PRODUCTION if passed else registry.CANDIDATE,
         "winner": outcome.winner,
-        "artifact": dg.MetadataValue.path(str(path)),
         "training_window": f"{first}..{plan.last_day} ({plan.window} days)",
         "window_chosen": plan.window_reason,
         "window_steps": dg.MetadataValue.md(markdown_table(
@@ -579,14 +573,7 @@ def svd_model(context: dg.AssetExecutionContext, config: SvdModelConfig, warehou
         "fit_seconds": round(fit_seconds, 2), "eval_seconds": round(eval_seconds, 2),
         "weighting": dg.MetadataValue.json(json.loads(json.dumps(settings, default=str))),
     })
-    yield dg.AssetCheckResult(
-        check_name="beats_strongest_baseline", passed=passed, severity=dg.AssetCheckSeverity.ERROR,
-        description=why,
-        metadata={"recall_at_10": M["recall_at_10"], "winner": outcome.winner,
-                  "strongest_baseline": outcome.strongest_baseline,
-                  "strongest_baseline_recall_at_10": M["strongest_baseline_recall_at_10"],
-                  "floor": config.min_recall_at_10, "version": version,
-                  "outcome": "promoted to production" if passed else "left as candidate"})
+    yield from verdict.check_results()
     goal = M["lift_over_popularity"] >= GOAL_LIFT and M["lift_over_buy_again"] > 1.0
     yield dg.AssetCheckResult(
         check_name="lift_goal", passed=goal, severity=dg.AssetCheckSeverity.WARN,

@@ -41,7 +41,7 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
-from profiling_assets import registry, settings, sql
+from profiling_assets import model_assets, registry, settings, sql
 from profiling_assets.features import WINDOW_DAYS
 from profiling_assets.metadata import day_logger, days_label, markdown_table, preview_file
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
@@ -654,12 +654,14 @@ def segment_model(context: dg.AssetExecutionContext, config: SegmentModelConfig,
     labels = np.array([f"{i} {n}" for i, n in zip(fit.segment_ids, fit.names, strict=True)])
     agreement = archetype_agreement(inputs.users, labels[fit.labels])
     passed, why = well_formed(fit, n, config)
+    gate = model_assets.Gate("segments_well_formed", passed, why, metadata={
+        "k": len(fit.sizes), "smallest_segment": int(fit.sizes.min()),
+        "silhouette": fit.silhouette})
 
-    version = registry.new_version()
     window = (day - timedelta(days=WINDOW_DAYS - 1), day)
     meta = {"feature_date": day, "svd_version": svd.version if svd else None,
             "text_version": text_version, "config": config.model_dump()}
-    path = registry.write_artifact(MODEL_NAME, version, lambda folder: save_model(folder, fit, meta))
+    version, path = model_assets.write_version(MODEL_NAME, lambda folder: save_model(folder, fit, meta))
     rows = pd.DataFrame({"segment_id": np.asarray(fit.segment_ids, dtype=np.int32),
                          "segment_name": fit.names, "description": fit.descriptions,
                          "size": fit.sizes.astype(np.int32)})
@@ -669,21 +671,20 @@ def segment_model(context: dg.AssetExecutionContext, config: SegmentModelConfig,
                "ari_vs_archetypes": agreement["ari"] if agreement else None,
                "fit_seconds": fit_seconds, "feature_date": day.isoformat(),
                "previous_version": previous.version if previous else None}
-    with warehouse.get_connection() as con:
-        registry.register(con, MODEL_NAME, version, artifact_path=path, metrics=metrics,
-                          config=config.model_dump(), window=window)
+
+    def write_segments(con: duckdb.DuckDBPyConnection) -> None:
         with transaction(con):
             sql.run(con, "delete_segments_version", version=version)
             con.register("new_segments", rows)
             sql.run(con, "insert_segments", version=version)
             con.unregister("new_segments")
-        if passed:
-            passed, why = registry.not_worse_than_production(
-                con, MODEL_NAME, "silhouette", fit.silhouette, REGRESSION_TOLERANCE)
-        if passed:
-            registry.promote(con, MODEL_NAME, version, f"segments_well_formed passed: {why}")
-    if not passed:
-        context.log.warning(f"{version} stays a candidate: {why}")
+
+    with warehouse.get_connection() as con:
+        verdict = model_assets.conclude(
+            context, con, MODEL_NAME, version, path, metrics=metrics, config=config.model_dump(),
+            window=window, gates=[gate],
+            guard=model_assets.Guard("silhouette", fit.silhouette, REGRESSION_TOLERANCE),
+            write_rows=write_segments)
 
     order = np.argsort(fit.segment_ids)
     table = [[fit.segment_ids[i], fit.names[i], int(fit.sizes[i]), f"{fit.sizes[i] / n:.1%}",
@@ -692,9 +693,7 @@ def segment_model(context: dg.AssetExecutionContext, config: SegmentModelConfig,
     no_factors = n - int(inputs.has_factors.sum())
     no_text = n - int(inputs.has_text.sum())
     yield dg.MaterializeResult(metadata={
-        "version": version,
-        "status": registry.PRODUCTION if passed else registry.CANDIDATE,
-        "artifact": dg.MetadataValue.path(str(path)),
+        **verdict.metadata(),
         "feature_date": day.isoformat(),
         "dagster/row_count": len(fit.sizes),
         "users": n, "k": len(fit.sizes),
@@ -721,12 +720,7 @@ def segment_model(context: dg.AssetExecutionContext, config: SegmentModelConfig,
         "previous_version": previous.version if previous else "none",
         "fit_seconds": round(fit_seconds, 2),
     })
-    yield dg.AssetCheckResult(
-        check_name="segments_well_formed", passed=passed, severity=dg.AssetCheckSeverity.ERROR,
-        description=why,
-        metadata={"k": len(fit.sizes), "smallest_segment": int(fit.sizes.min()),
-                  "silhouette": fit.silhouette, "version": version,
-                  "outcome": "promoted to production" if passed else "left as candidate"})
+    yield from verdict.check_results()
 
 
 # --------------------------------------------------------------------------- user_segments

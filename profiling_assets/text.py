@@ -18,7 +18,7 @@ import pyarrow as pa
 import scipy.sparse as sp
 from dagster_duckdb import DuckDBResource
 
-from profiling_assets import registry, sql
+from profiling_assets import model_assets, registry, sql
 from profiling_assets.encoder import (
     EncodeStats,
     TextEncoder,
@@ -201,7 +201,19 @@ def text_encoder(context: dg.AssetExecutionContext, config: TextEncoderConfig,
                f"{weighted(production_metrics, sizes):.4f} on this run's held-out data: gain "
                f"{vs_production:+.4f} (tolerance {REGRESSION_TOLERANCE})")
     not_worse = vs_production is None or vs_production >= -REGRESSION_TOLERANCE
-    passed = beats and not_worse
+    # the production guard is scored by the model itself (same run, same held-out data), so it
+    # is a gate of its own rather than a registry Guard
+    beats_why = (f"weighted gain over the frozen base model {gain:+.4f}, 90% paired bootstrap "
+                 f"interval {low:+.4f}..{high:+.4f}"
+                 + ("" if beats else f": not above {BEATS_FROZEN_MARGIN} beyond chance"))
+    gates = [
+        model_assets.Gate("beats_frozen", beats, beats_why, metadata={
+            "fine_tuned_score": score, "frozen_score": frozen_score, "gain": gain,
+            "gain_interval_low": low, "gain_interval_high": high,
+            "weights": dg.MetadataValue.json(sizes), "max_length": max_length}),
+        model_assets.Gate("not_worse_than_production", not_worse, why, metadata={
+            "versus_production": why, "tolerance": REGRESSION_TOLERANCE}),
+    ]
 
     metrics = {
         "score": score, "frozen_score": frozen_score, "gain": gain, "max_length": max_length,
@@ -225,13 +237,11 @@ def text_encoder(context: dg.AssetExecutionContext, config: TextEncoderConfig,
     }
     metrics = {k: v for k, v in metrics.items() if not (isinstance(v, float) and np.isnan(v))}
     with warehouse.get_connection() as con:
-        registry.register(con, MODEL_NAME, version, artifact_path=path, metrics=metrics,
-                          config={**config.model_dump(), "max_length": max_length},
-                          window=(first, last))
-        if passed:
-            registry.promote(con, MODEL_NAME, version,
-                             f"beats_frozen (gain {gain:+.4f}) and not_worse_than_production "
-                             f"passed; {why}")
+        verdict = model_assets.conclude(
+            context, con, MODEL_NAME, version, path, metrics=metrics,
+            config={**config.model_dump(), "max_length": max_length}, window=(first, last),
+            gates=gates, fallback="the daily embeddings keep the production encoder (or the "
+                                  "packaged base model) until a version is promoted")
 
     counts = (pd.concat([ex.train.assign(split="train"), ex.test.assign(split="held_out")])
               .groupby(["task", "source", "split"]).size().unstack(fill_value=0)
@@ -242,10 +252,8 @@ def text_encoder(context: dg.AssetExecutionContext, config: TextEncoderConfig,
         example_rows.append([PAIR_TASK, f"{kind} pairs", int((ex.pairs_train["kind"] == kind).sum()),
                              int((ex.pairs_test["kind"] == kind).sum())])
     yield dg.MaterializeResult(metadata={
-        "version": version,
+        **verdict.metadata(),
         **signals.metadata(),
-        "status": registry.PRODUCTION if passed else registry.CANDIDATE,
-        "artifact": dg.MetadataValue.path(str(path)),
         "training_window": f"{first}..{last}",
         "tasks": ", ".join(tasks),
         "device": fit.device,
@@ -285,20 +293,7 @@ def text_encoder(context: dg.AssetExecutionContext, config: TextEncoderConfig,
         "seconds_per_1k_examples": round(metrics["seconds_per_1k_examples"], 1),
         "empty_texts_dropped": ex.dropped.get("empty_texts", 0),
     })
-    yield dg.AssetCheckResult(
-        check_name="beats_frozen", passed=beats, severity=dg.AssetCheckSeverity.ERROR,
-        description=(f"weighted gain over the frozen base model {gain:+.4f}, 90% paired bootstrap "
-                     f"interval {low:+.4f}..{high:+.4f}"
-                     + ("" if beats else f": not above {BEATS_FROZEN_MARGIN} beyond chance")),
-        metadata={"fine_tuned_score": score, "frozen_score": frozen_score, "gain": gain,
-                  "gain_interval_low": low, "gain_interval_high": high,
-                  "weights": dg.MetadataValue.json(sizes), "max_length": max_length,
-                  "outcome": "promoted to production" if passed else "left as candidate"})
-    yield dg.AssetCheckResult(
-        check_name="not_worse_than_production", passed=not_worse,
-        severity=dg.AssetCheckSeverity.ERROR, description=None if not_worse else why,
-        metadata={"versus_production": why, "tolerance": REGRESSION_TOLERANCE,
-                  "outcome": "promoted to production" if passed else "left as candidate"})
+    yield from verdict.check_results()
     yield dg.AssetCheckResult(
         check_name="fine_tune_gain", passed=gain >= GOAL_GAIN, severity=dg.AssetCheckSeverity.WARN,
         metadata={"gain": gain, "goal": GOAL_GAIN})
