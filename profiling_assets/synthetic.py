@@ -2,9 +2,15 @@
 
 ``generate`` writes a product catalogue, a registration snapshot and one event file per UTC
 day under ``landing/``, plus what it planted under ``ground_truth/`` (never read by the
-pipeline): every user's archetype and true category preferences, and the exact number of
-each kind of dirty line per day, so that the ingest and cleaning layers can be tested for
-exact outcomes and the profiles for recovering the archetypes.
+pipeline): every user's archetype, true category preferences and leave day, and the exact
+number of each kind of dirty line per day, so that the ingest and cleaning layers can be
+tested for exact outcomes and the profiles for recovering the archetypes.
+
+Users leave: each has a leave day (an exponential lifetime with a mean per archetype, counted
+from the window start or a new user's first day), after which their activity fades out with
+a half-life of a few days; lapsing users are already leaving when the window opens (see
+FADE_HALF_LIFE and ARCHETYPES). Leave days come from a random stream of their own, so every
+other draw is what it was before users could leave.
 
 The output is a pure function of the arguments (numpy generators seeded from the seed and
 the day index; no clock, no salted ``hash()``). Each day is generated in chunks of sessions
@@ -228,21 +234,34 @@ class Archetype:
     brand_conc: float   # Dirichlet concentration of brand preferences within a category
     p_brand: float      # chance a view follows brand preferences rather than price alone
     habits: tuple[float, float, float, float]  # weights of HABIT_HOURS as the main peak
+    lifetime_days: float  # mean of the exponential lifetime before the user starts to leave
+                          # (from the window start, or a new user's first day); 0 = leaving
+                          # from the start
+    fade_half_life: float  # days in which the activity of a leaving user halves
 
+
+# Leaving (churn). Every human user has a leave day: the window start (a new user: their first
+# day) plus an exponential lifetime of the archetype's mean, whole days. From the leave day on,
+# the user's chance of being active halves every fade_half_life days: engagement fades before
+# it stops. Lapsing users are the customers already on their way out when the window opens:
+# lifetime 0 (leave day = day 0) and a faster fade, e^-4 over 13 days, the fade they always had
+# in the 14-day default demo, now in days rather than relative to the window's length.
+FADE_HALF_LIFE = 5.0  # days
+LAPSE_HALF_LIFE = 2.25  # days (0.5 ** (13 / 2.25) ~ e^-4)
 
 ARCHETYPES = [
     Archetype("loyal_high_spender", 0.16, 0.6, 1.5, 3.4, 0.2, 0.34, 0.75, 0.25, 0.86, 1.0, 0.25,
-              0.75, (0.2, 0.2, 0.5, 0.1)),
+              0.75, (0.2, 0.2, 0.5, 0.1), lifetime_days=400.0, fade_half_life=FADE_HALF_LIFE),
     Archetype("bargain_hunter", 0.18, 0.5, 1.4, 4.0, 0.5, 0.2, 0.5, 0.12, 0.1, 1.0, 4.0, 0.15,
-              (0.3, 0.4, 0.2, 0.1)),
+              (0.3, 0.4, 0.2, 0.1), lifetime_days=200.0, fade_half_life=FADE_HALF_LIFE),
     Archetype("window_shopper", 0.18, 0.5, 1.4, 5.0, 0.3, 0.05, 0.15, 0.1, 0.5, 2.5, 1.5, 0.4,
-              (0.1, 0.2, 0.3, 0.4)),
+              (0.1, 0.2, 0.3, 0.4), lifetime_days=90.0, fade_half_life=FADE_HALF_LIFE),
     Archetype("new_user", 0.16, 0.5, 1.2, 4.2, 0.45, 0.2, 0.45, 0.15, 0.45, 1.0, 1.0, 0.4,
-              (0.25, 0.25, 0.3, 0.2)),
+              (0.25, 0.25, 0.3, 0.2), lifetime_days=150.0, fade_half_life=FADE_HALF_LIFE),
     Archetype("lapsing", 0.16, 0.65, 1.3, 4.2, 0.3, 0.2, 0.5, 0.15, 0.5, 1.0, 1.0, 0.5,
-              (0.5, 0.2, 0.2, 0.1)),
+              (0.5, 0.2, 0.2, 0.1), lifetime_days=0.0, fade_half_life=LAPSE_HALF_LIFE),
     Archetype("category_specialist", 0.16, 0.5, 1.4, 4.4, 0.35, 0.25, 0.55, 0.2, 0.6, 0.08, 0.5,
-              0.6, (0.2, 0.3, 0.4, 0.1)),
+              0.6, (0.2, 0.3, 0.4, 0.1), lifetime_days=250.0, fade_half_life=FADE_HALF_LIFE),
 ]
 ARCHETYPE_NAMES = [a.name for a in ARCHETYPES]
 BARGAIN = ARCHETYPE_NAMES.index("bargain_hunter")
@@ -250,7 +269,6 @@ SPECIALIST = ARCHETYPE_NAMES.index("category_specialist")
 NEW_USER = ARCHETYPE_NAMES.index("new_user")
 LAPSING = ARCHETYPE_NAMES.index("lapsing")
 FOCUS_CONC = 12.0  # a specialist's Dirichlet concentration on the focus category (~0.94 of it)
-LAPSE_RATE = 4.0  # lapsing activity ~ exp(-LAPSE_RATE * fraction of the window elapsed)
 BOT_EVENTS = (1500, 3000)  # views per bot per day
 # One column per Archetype field, indexed by archetype code.
 _A = {f.name: np.array([getattr(a, f.name) for a in ARCHETYPES])
@@ -387,10 +405,15 @@ class _Catalogue:
 
 
 class _Population:
-    """Per-user state: archetype, preferences, habits. Bots follow the humans in numbering."""
+    """Per-user state: archetype, preferences, habits, leave day. Bots follow the humans in
+    numbering.
 
-    def __init__(self, rng: np.random.Generator, n: int, bots: int, days: int, start: date):
-        self.n, self.bots = n, bots
+    rng draws everything but the lifetimes, which come from life_rng: a stream of their own,
+    so that every other draw is the same as before users could leave."""
+
+    def __init__(self, rng: np.random.Generator, life_rng: np.random.Generator, n: int,
+                 bots: int, days: int, start: date):
+        self.n, self.bots, self.start = n, bots, start
         arch = rng.choice(len(ARCHETYPES), n, p=_A["share"] / _A["share"].sum())
         self.arch = arch
         # Dirichlet preferences around the categories' popularity; a specialist's mass sits
@@ -430,12 +453,21 @@ class _Population:
         before = rng.integers(14, 1500, n)
         self.signup_offset = np.where(new, self.first_day, -before)  # days from start
 
+        # leave day (days from start): lifetimes count from the window start or, for a new
+        # user, from their first day; drawn as unit exponentials times the archetype's mean
+        # so that a longer mean only moves the same users' leave days later
+        lifetime = np.floor(life_rng.standard_exponential(n) * _A["lifetime_days"][arch])
+        self.leave_day = self.first_day + lifetime.astype(np.int64)
+        self.fade_half_life = _A["fade_half_life"][arch]
+
         self.ids = np.array([f"U{i + 1:06d}" for i in range(n + bots)])
 
-    def activity(self, day: int, days: int) -> np.ndarray:
-        """Chance of being active on a day: lapsing users fade out, new users start at signup."""
+    def activity(self, day: int) -> np.ndarray:
+        """Chance of being active on a day: new users start at signup; from their leave day on,
+        users fade out (halving every fade_half_life days)."""
         p = _A["p_active"][self.arch].copy()
-        p[self.arch == LAPSING] *= np.exp(-LAPSE_RATE * day / max(days - 1, 1))
+        gone = np.flatnonzero(self.leave_day < day)
+        p[gone] *= np.exp2(-(day - self.leave_day[gone]) / self.fade_half_life[gone])
         p[self.first_day > day] = 0.0
         return p
 
@@ -462,15 +494,18 @@ class _Population:
                     phone.tolist()))]
 
     def truth_rows(self) -> list[list[Any]]:
+        """user_id, archetype, is_bot, category_prefs, leave_date (from which the user's
+        activity fades out; often beyond the window; empty for bots)."""
         order = np.argsort(-self.prefs, axis=1, kind="stable")  # strongest preference first
         # weights to 4 decimals by table lookup: formatting 8 floats per user is slow
         digits = np.array([f"{i / 10_000:.4f}" for i in range(10_001)], dtype=object)
         weight = np.rint(np.take_along_axis(self.prefs, order, 1) * 10_000).astype(np.int64)
         pairs = np.array([c + ":" for c in CATEGORY_NAMES], dtype=object)[order] + digits[weight]
         names = np.array(ARCHETYPE_NAMES)[self.arch]
-        rows = [[uid, name, "false", "|".join(p)] for uid, name, p in zip(
-            self.ids[: self.n].tolist(), names.tolist(), pairs.tolist())]
-        rows += [[self.ids[self.n + b], "bot", "true", ""] for b in range(self.bots)]
+        leave = (np.datetime64(self.start.isoformat()) + self.leave_day).astype(str)
+        rows = [[uid, name, "false", "|".join(p), d] for uid, name, p, d in zip(
+            self.ids[: self.n].tolist(), names.tolist(), pairs.tolist(), leave.tolist())]
+        rows += [[self.ids[self.n + b], "bot", "true", "", ""] for b in range(self.bots)]
         return rows
 
 
@@ -842,7 +877,8 @@ class _World:
         # index of the first drifted day (may lie beyond the generated days: no drift)
         self.drift_index = (drift_from - start).days if drift_from else None
         self.catalogue = _Catalogue(_rng(seed, 1), products)
-        self.population = _Population(_rng(seed, 2), users, dirt.bot_users, days, start)
+        self.population = _Population(_rng(seed, 2), _rng(seed, 4), users, dirt.bot_users, days,
+                                      start)
         self.per_session = _expected_events_per_session()
         self.dirt_p = np.array([getattr(dirt, k) for k in DIRT_KINDS], dtype=float)
         # returns scheduled for later days: day -> [(user, product, discount, quantity)]
@@ -853,7 +889,7 @@ class _World:
         if not events_per_day:
             return 1.0
         pop = self.population
-        base = float((pop.activity(day, self.days) * _A["sessions"][pop.arch]
+        base = float((pop.activity(day) * _A["sessions"][pop.arch]
                       * self.per_session[pop.arch]).sum())
         bots = pop.bots * sum(BOT_EVENTS) / 2
         humans = max(0.0, events_per_day - bots) / (1 + self.dirt_p.sum())
@@ -894,7 +930,7 @@ class _Day:
         # makes users less often active; scaling up makes them more often active, as if the
         # day had `scale` chances, and busier (fewer, busier users would make the day's
         # volume swing with who happens to be active).
-        p, s = pop.activity(self.index, world.days), self.scale
+        p, s = pop.activity(self.index), self.scale
         p_day = p * s if s <= 1 else 1 - (1 - p) ** s
         mean = np.divide(p * s * _A["sessions"][pop.arch], p_day, out=np.ones(pop.n),
                          where=p_day > 0)
@@ -1269,7 +1305,8 @@ def generate(data_dir: Path, *, users: int = 2000, products: int = 300, days: in
     _write_snapshots(landing, world.catalogue.rows(),
                      world.population.registration_rows(_rng(seed, 3), start))
     _write_csv(data_dir / "ground_truth" / "users.csv",
-               ["user_id", "archetype", "is_bot", "category_prefs"], world.population.truth_rows())
+               ["user_id", "archetype", "is_bot", "category_prefs", "leave_date"],
+               world.population.truth_rows())
 
     summary: dict[str, Any] = {
         "params": {"users": users, "products": products, "days": days, "start": start.isoformat(),

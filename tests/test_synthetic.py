@@ -317,8 +317,18 @@ def test_registration_and_truth_files(demo, truth):
     assert users["email"].str.contains("@").all() and users["phone"].str.startswith("+").all()
     assert (users["age"] == "").any() and (users["age"] != "").mean() > 0.9
 
-    assert list(truth.columns) == ["user_id", "archetype", "is_bot", "category_prefs"]
+    assert list(truth.columns) == ["user_id", "archetype", "is_bot", "category_prefs",
+                                   "leave_date"]
     assert len(truth) == 402 and truth["is_bot"].sum() == 2
+    # every human has a leave day, from the window start (lapsing users: that very day) or,
+    # for a new user, from signing up
+    leave = pd.to_datetime(truth["leave_date"])
+    assert leave[truth["is_bot"]].isna().all() and leave[~truth["is_bot"]].notna().all()
+    assert (leave[truth["archetype"] == "lapsing"] == pd.Timestamp(START)).all()
+    assert (leave[~truth["is_bot"]] >= pd.Timestamp(START)).all()
+    signup = pd.to_datetime(truth["user_id"].map(users.set_index("user_id")["signup_date"]))
+    new = truth["archetype"] == "new_user"
+    assert (leave[new] >= signup[new]).all()
     prefs = truth.loc[~truth["is_bot"], "category_prefs"].map(
         lambda s: {k: float(v) for k, v in (p.split(":") for p in s.split("|"))})
     assert prefs.map(lambda p: set(p) == set(synthetic.CATEGORIES)).all()
@@ -378,6 +388,67 @@ def test_generate_command_defaults_to_the_data_dir_setting(tmp_path, monkeypatch
     args.func(args)
     day = tmp_path / "configured" / "landing" / "events" / "dt=2026-11-02"
     assert (day / "events.jsonl.gz").exists()
+
+
+def active_days(root: Path) -> pd.DataFrame:
+    """(user_id, day index) of every day on which a user has an event (clean data only)."""
+    rows = set()
+    for folder in sorted((root / "landing" / "events").iterdir()):
+        day = (date.fromisoformat(folder.name[3:]) - START).days
+        rows |= {(json.loads(line)["user_id"], day) for line in read_lines(root, folder.name[3:])}
+    return pd.DataFrame(sorted(rows), columns=["user_id", "day"])
+
+
+def test_users_leave_and_fade_out_after_their_leave_day(tmp_path):
+    days = 60
+    synthetic.generate(tmp_path, users=400, products=40, days=days, start=START, seed=4,
+                       dirt=synthetic.DirtRates().scaled(0))
+    truth = pd.read_csv(tmp_path / "ground_truth" / "users.csv").set_index("user_id")
+    leave = (pd.to_datetime(truth["leave_date"]) - pd.Timestamp(START)).dt.days
+    active = active_days(tmp_path)
+    active["since_leave"] = active["day"] - active["user_id"].map(leave)
+    humans = truth[~truth["is_bot"] & (truth["archetype"] != "lapsing")]
+
+    # users who left early in the window are all but gone three weeks after their leave day
+    left = humans.index[leave[humans.index] <= days // 2]
+    assert len(left) >= 20
+    later = active[active["user_id"].isin(left) & (active["since_leave"] >= 21)]
+    user_days = sum(days - (leave[u] + 21) for u in left)
+    assert len(later) < 0.1 * 0.5 * user_days  # under a tenth of a staying user's 0.5 a day
+    # ... fading, not stopping at once: most are still seen after their leave day
+    soon = active[active["user_id"].isin(left) & active["since_leave"].between(1, 7)]
+    assert soon["user_id"].nunique() > 0.5 * len(left)
+
+    # while users who stay keep shopping to the end of the window
+    stay = humans.index[leave[humans.index] >= days]
+    last_week = active[active["user_id"].isin(stay) & (active["day"] >= days - 7)]
+    assert last_week["user_id"].nunique() > 0.9 * len(stay)
+    assert len(last_week) > 0.4 * 7 * len(stay)
+
+    # lapsing users leave from the window start, in days whatever the window's length
+    lapsing = truth.index[truth["archetype"] == "lapsing"]
+    seen = active[active["user_id"].isin(lapsing)].groupby("day").size()
+    assert seen.get(0, 0) > 0.4 * len(lapsing) and seen.loc[20:].sum() < 0.05 * len(lapsing)
+
+
+def test_leave_days_draw_from_their_own_stream(tmp_path, monkeypatch):
+    """Drawing leave days left every other draw as it was: the snapshots, preferences and the
+    first day (on which nobody has faded yet) do not depend on the lifetimes."""
+    kwargs = {"users": 200, "products": 40, "days": 3, "start": START, "seed": 9, "fmt": "jsonl"}
+    synthetic.generate(tmp_path / "a", **kwargs)
+    monkeypatch.setitem(synthetic._A, "lifetime_days", synthetic._A["lifetime_days"] * 1000)
+    synthetic.generate(tmp_path / "b", **kwargs)
+    a, b = digest(tmp_path / "a"), digest(tmp_path / "b")
+    for path in ("landing/products/products.csv", "landing/users/users.csv",
+                 "landing/events/dt=2026-10-01/events.jsonl"):
+        assert a[path] == b[path]
+    truth_a = pd.read_csv(tmp_path / "a" / "ground_truth" / "users.csv")
+    truth_b = pd.read_csv(tmp_path / "b" / "ground_truth" / "users.csv")
+    pd.testing.assert_frame_equal(truth_a.drop(columns="leave_date"),
+                                  truth_b.drop(columns="leave_date"))
+    humans = ~truth_a["is_bot"]
+    later = pd.to_datetime(truth_b["leave_date"]) >= pd.to_datetime(truth_a["leave_date"])
+    assert later[humans].all()
 
 
 @pytest.mark.slow
