@@ -57,7 +57,7 @@ def test_categorical_psi_and_centroid_shift():
 @pytest.fixture
 def demo(build_demo, data_dir, monkeypatch):
     """Four days of events up to user_features, in a warehouse and an instance."""
-    from profiling_assets import factors, features, segments, text
+    from profiling_assets import factors, features, scores, segments, text
 
     monkeypatch.setenv("PROFILING_RETRAIN_MIN_NEW_PARTITIONS_TEXT_ENCODER", "3")
     assets, resources, instance = build_demo(
@@ -65,7 +65,8 @@ def demo(build_demo, data_dir, monkeypatch):
         extra_assets=[features.user_daily_activity, features.user_features],
         selection=["raw_events", "cleaned_events", "user_daily_activity", "user_features"])
     defs = dg.Definitions(
-        assets=[*assets, text.text_encoder, factors.svd_model, segments.segment_model],
+        assets=[*assets, text.text_encoder, factors.svd_model, segments.segment_model,
+                scores.propensity_model],
         jobs=list(TRAIN_JOBS), sensors=list(R.RETRAIN_SENSORS), resources=resources)
     return defs, instance, data_dir / "warehouse" / "test.duckdb"
 
@@ -89,7 +90,8 @@ def test_sensors_target_the_train_jobs_and_run_by_default():
     assert {s.name: s.job_name for s in R.RETRAIN_SENSORS} == {
         "text_encoder_retrain_sensor": "train_text_encoder",
         "svd_model_retrain_sensor": "train_svd",
-        "segment_model_retrain_sensor": "train_segments"}
+        "segment_model_retrain_sensor": "train_segments",
+        "propensity_model_retrain_sensor": "train_propensity"}
     assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in R.RETRAIN_SENSORS)
     assert all(s.minimum_interval_seconds == 60 for s in R.RETRAIN_SENSORS)
 
@@ -231,3 +233,20 @@ def test_text_centroid_shift_fires_once(demo):
     assert float(req.tags["retrain/centroid_shift"]) > R.CENTROID_SHIFT_THRESHOLD
     assert req.tags["retrain/drift_reference"] == f"{DAYS[0]}..{DAYS[1]}"
     assert not tick(defs, instance, model, fired.cursor).run_requests
+
+
+def test_propensity_sensor_reads_every_target_and_names_the_weak_one(demo):
+    defs, instance, warehouse = demo
+    model = "propensity_model"
+    (req,) = tick(defs, instance, model).run_requests
+    assert req.run_key == f"{model}:no_production_version:none:{DAYS[-1]}"
+    # one target promoted is a production model; a weak one asks for a refit by name
+    register(warehouse, "propensity_purchase_14d", (DAYS[0], DAYS[-1]), {"roc_auc": 0.9})
+    register(warehouse, "propensity_churn_30d", (DAYS[0], DAYS[-1]), {"roc_auc": 0.55})
+    result = tick(defs, instance, model)
+    (req,) = result.run_requests
+    assert req.tags["retrain/reason"] == "quality"
+    assert req.tags["retrain/churn_30d_roc_auc"] == "0.5500"
+    assert req.tags["retrain/churn_30d_roc_auc_floor"] == "0.6"
+    assert req.run_key.startswith(f"{model}:quality:")
+    assert req.tags["retrain/production_version"] in req.run_key
