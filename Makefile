@@ -30,11 +30,14 @@ setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml
 demo: setup
 	$(VENV)/bin/profiling-assets demo
 
-# After `make demo`: seven more days in which users drift to other categories and dearer
-# products, ingested through the daily chain; the retrain sensors then ask for new fits.
+# After `make demo`: the demo's last seven days again, now with users drifting to other
+# categories and dearer products, through the daily chain; the retrain sensors then ask for
+# new fits. (The demo ends yesterday, UTC.)
+DRIFT_FROM = $(shell date -u -d '7 days ago' +%F)
+YESTERDAY = $(shell date -u -d '1 day ago' +%F)
 drift-demo: setup
-	$(VENV)/bin/profiling-assets generate --days 21 --drift-from 2026-10-15
-	$(VENV)/bin/profiling-assets materialize --start 2026-10-15 --end 2026-10-21 --skip-snapshots
+	$(VENV)/bin/profiling-assets generate --drift-from $(DRIFT_FROM)
+	$(VENV)/bin/profiling-assets materialize --start $(DRIFT_FROM) --end $(YESTERDAY) --skip-snapshots
 
 test: setup
 	$(VENV)/bin/pytest

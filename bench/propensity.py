@@ -62,9 +62,12 @@ def build(kind: str, root: Path, demo_days: int, orders_days: int) -> Path:
     for day in days:
         ingest_day(con, day, root)
         clean_day(con, day, CleaningConfig())
-    for i in range(0, len(days), 31):
-        build_user_daily_activity(con, days[i], days[min(i + 30, len(days) - 1)])
-    for day in days:
+    # every calendar day, closed days included, as a run over the range builds them
+    first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
+    calendar = [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+    for i in range(0, len(calendar), 31):
+        build_user_daily_activity(con, calendar[i], calendar[min(i + 30, len(calendar) - 1)])
+    for day in calendar:
         build_user_features(con, day)
     users = con.execute("SELECT count(DISTINCT user_id) FROM features.user_daily_activity").fetchone()[0]
     con.close()
@@ -102,8 +105,8 @@ def report(kind: str, warehouse: Path, meta, checks, seconds: float) -> list[str
             check = checks[check_name(target)]
             found = registry.versions(con, registry_name(target))
             if not found:
-                print(f"\n{target}: not trained: {check.description}")
-                lines.append(f"{kind} {target}: not trained ({check.description})")
+                print(f"\n{check.description}")
+                lines.append(f"{kind} {check.description}")
                 continue
             v = found[0]
             m = v.metrics

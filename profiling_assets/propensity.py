@@ -17,10 +17,12 @@ simple baselines; the winner is refitted with the same recipe on the newest matu
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -128,23 +130,35 @@ class Plan:
     final: list[Any]         # the refit's cutoffs, newest first (validation first)
 
 
-def plan_cutoffs(first_day, last_day, target: str, p: Params) -> Plan:
-    """The cutoffs of one target, or Refused when the history is too short for its window."""
-    from datetime import timedelta
-
+def plan_cutoffs(first_day, last_day, target: str, p: Params, available=None) -> Plan:
+    """The cutoffs of one target, or Refused when the history is too short for its window.
+    ``available``: the days that have user_features rows (default: every day); a cutoff that
+    falls on a day without them (never built) moves to the nearest earlier day that has them."""
     window = int(p.windows[target])
+    days = sorted(available) if available is not None else None
+
+    def on_or_before(day):
+        if days is None:
+            return day
+        i = bisect.bisect_right(days, day)
+        return days[i - 1] if i else None
+
     earliest = first_day + timedelta(days=p.min_history_days - 1)
-    validation = last_day - timedelta(days=window)
-    training = [validation - timedelta(days=window + k * p.cutoff_step_days) for k in range(p.cutoffs)]
-    training = [c for c in training if c >= earliest]
+    need = 2 * window + p.min_history_days
+    have = (last_day - first_day).days + 1
+    too_short = Refused(f"too little history for a {window}-day window: {have} days of features "
+                        f"({first_day}..{last_day}); a time split needs {need} (two windows of "
+                        f"labels and {p.min_history_days} days of history before the first cutoff)")
+    validation = on_or_before(last_day - timedelta(days=window))
+    if validation is None or validation < earliest:
+        raise too_short
+    training = [on_or_before(validation - timedelta(days=window + k * p.cutoff_step_days))
+                for k in range(p.cutoffs)]
+    training = sorted({c for c in training if c is not None and c >= earliest}, reverse=True)
     if not training:
-        need = 2 * window + p.min_history_days
-        have = (last_day - first_day).days + 1
-        raise Refused(f"too little history for a {window}-day window: {have} days of features "
-                      f"({first_day}..{last_day}); a time split needs {need} (two windows of "
-                      f"labels and {p.min_history_days} days of history before the first cutoff)")
-    final = [validation - timedelta(days=k * p.cutoff_step_days) for k in range(p.cutoffs)]
-    final = [c for c in final if c >= earliest]
+        raise too_short
+    final = [on_or_before(validation - timedelta(days=k * p.cutoff_step_days)) for k in range(p.cutoffs)]
+    final = sorted({c for c in final if c is not None and c >= earliest}, reverse=True)
     return Plan(target, window, validation, training, final)
 
 

@@ -240,16 +240,17 @@ def propensity_model(context: dg.AssetExecutionContext, config: PropensityModelC
     p = params_of(config)
     started = time.perf_counter()
     with warehouse.get_connection() as con:
-        first, last = sql.query(con, "select_feature_days")[0]
-        if last is None:
+        available = [r[0] for r in sql.query(con, "select_feature_days")]
+        if not available:
             raise dg.Failure("features.user_features is empty: materialize user_features first.")
+        first, last = available[0], available[-1]
         signals = data_signals(con, max(first, last - timedelta(days=WINDOW_DAYS - 1)), last)
         churn_on, definition = churn_definition(signals)
         plans: dict[str, P.Plan] = {}
         refused = {t: "not among the configured targets" for t in P.TARGETS if t not in p.targets}
         for target in p.targets:
             try:
-                plans[target] = P.plan_cutoffs(first, last, target, p)
+                plans[target] = P.plan_cutoffs(first, last, target, p, available)
             except P.Refused as exc:
                 refused[target] = str(exc)
         cutoffs = [c for plan in plans.values() for c in [*plan.training, plan.validation, *plan.final]]

@@ -1884,7 +1884,8 @@ def generate_orders(data_dir: Path, *, users: int = 4000, products: int = 3500, 
 
 # Per-profile defaults of the generate options that both profiles take.
 CLI_DEFAULTS = {
-    "demo": {"users": 2000, "products": 300, "days": 14, "start": "2026-10-01",
+    # the demo ends yesterday (UTC) unless --start says otherwise: every day is a partition
+    "demo": {"users": 2000, "products": 300, "days": 90, "start": None,
              "format": "jsonl.gz"},
     "orders": {"users": 4000, "products": 3500, "days": 365, "start": "2025-10-01",
                "format": "csv"},
@@ -1916,6 +1917,8 @@ def _cmd_generate(args: argparse.Namespace) -> None:
     for key, value in CLI_DEFAULTS[args.profile].items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    if args.start is None:
+        args.start = (datetime.now(UTC).date() - timedelta(days=args.days)).isoformat()
     if args.profile == "orders":
         _generate_orders_command(args, data_dir)
         return
@@ -1994,7 +1997,8 @@ def register_cli(subparsers: Any) -> None:
                         help=f"calendar days from --start (orders: closed days included; "
                              f"{default('days')})")
     parser.add_argument("--start", default=None,
-                        help=f"first day, YYYY-MM-DD ({default('start')})")
+                        help="first day, YYYY-MM-DD (default: demo data ends yesterday, UTC; "
+                             f"{CLI_DEFAULTS['orders']['start']} for orders)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--events-per-day", type=_positive(), default=None,
                         help="scale activity so that each day holds about this many lines "

@@ -1,2 +1,3 @@
--- The first and last day of features.user_features: the span the propensity cutoffs fit in.
-SELECT min(feature_date), max(feature_date) FROM features.user_features;
+-- The days that have features.user_features rows, oldest first: the propensity cutoffs are
+-- chosen among them.
+SELECT DISTINCT feature_date FROM features.user_features ORDER BY 1;

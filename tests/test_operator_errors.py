@@ -33,7 +33,8 @@ def fails(argv: list[str], capsys) -> str:
     (["materialize", "--start", "2026-10-05", "--end", "2026-10-01"], "--end 2026-10-01 is before --start"),
     (["run", "--start", "yesterday"], "--start 'yesterday' is not a date"),
     (["models", "list", "bogus"], "unknown model 'bogus': choose from text_encoder"),
-    (["models", "rollback"], "models rollback needs a model"),
+    (["models", "rollback"], "models rollback needs one registry model: one of text_encoder"),
+    (["models", "rollback", "propensity_model"], "propensity_model keeps a version per target"),
 ])
 def test_bad_arguments_are_one_line(data_dir, capsys, argv, expected):
     assert expected in fails(argv, capsys)

@@ -192,3 +192,15 @@ def test_propensity_model_trains_promotes_and_scores_every_profiled_user(build_d
         assert 0 <= prob <= 1 and 1 <= decile <= 10 and version
         purchase = [d for d in drivers if d["target"] == "purchase_14d"]
         assert len(purchase) == 3 and "purchase propensity by" in purchase[0]["text"]
+
+
+def test_cutoffs_move_to_days_that_have_features():
+    """A closed or never-built day has no user_features rows: its cutoff moves to the day before."""
+    p = P.Params(cutoffs=2, cutoff_step_days=7, min_history_days=14)
+    first, last = DAY0, DAY0 + timedelta(days=89)
+    days = [first + timedelta(days=i) for i in range(90)]
+    closed = {last - timedelta(days=14), last - timedelta(days=28)}
+    plan = P.plan_cutoffs(first, last, "purchase_14d", p, [d for d in days if d not in closed])
+    assert plan.validation == last - timedelta(days=15)
+    assert plan.training[0] == last - timedelta(days=29)
+    assert not closed & {plan.validation, *plan.training, *plan.final}
