@@ -9,7 +9,7 @@ likes one to three topics, and 15% of events follow global popularity. Every eve
 type (view/cart/purchase) and a day 0..27; the split is the pipeline's: train on days < 25
 with the svd_model weighting (type weights, 14-day half-life decay, log1p), test on the
 purchases of days >= 25 that the user had not bought in training. SVD and popularity run
-here with the project's own code (profiling_assets.factors); ALS runs in a subprocess of a
+here with the project's own code (profiling_assets.factorization); ALS runs in a subprocess of a
 separate environment (implicit is not a project dependency), reading the split from a
 temporary .npz, so the figures below come from one run on one split:
 
@@ -180,7 +180,7 @@ def main() -> None:
 
     sys.path.insert(0, str(ROOT))
     warnings.filterwarnings("ignore")  # dagster's beta notices on import of the asset module
-    from profiling_assets.factors import (
+    from profiling_assets.factorization import (
         coverage,
         fit_svd,
         popularity_scores,

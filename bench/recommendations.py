@@ -29,7 +29,8 @@ warnings.filterwarnings("ignore")  # dagster's beta notices on import of the ass
 from profiling_assets import recommenders as R
 from profiling_assets import settings, synthetic
 from profiling_assets.cleaning import CleaningConfig, clean_day
-from profiling_assets.factors import DEFAULT_WEIGHTS, SvdModelConfig, promotion_decision
+from profiling_assets.factorization import DEFAULT_WEIGHTS, promotion_decision
+from profiling_assets.factors import SvdModelConfig
 from profiling_assets.ingest import ingest_day, load_snapshot
 from profiling_assets.metadata import markdown_table
 from profiling_assets.resources import prepare_connection

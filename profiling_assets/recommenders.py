@@ -156,7 +156,7 @@ def read_purchases(con: duckdb.DuckDBPyConnection, first: date, last: date, half
 
 def read_split(con: duckdb.DuckDBPyConnection, cutoff: date, horizon: int, window: int,
                params: Params, first_day: date) -> SplitData:
-    from profiling_assets.factors import read_interactions
+    from profiling_assets.factorization import read_interactions
 
     last_train = cutoff - timedelta(days=1)
     w_first = max(first_day, cutoff - timedelta(days=window))
@@ -284,7 +284,7 @@ def fit_family(family: str, X: sp.csr_matrix, items: np.ndarray, params: Params)
     if X.shape[0] < 2 or X.shape[1] < 2:
         raise NotEnoughHistory(f"{X.shape[0]} user(s) x {X.shape[1]} item(s): too few to fit {family}")
     if family == "svd":
-        from profiling_assets.factors import fit_svd
+        from profiling_assets.factorization import fit_svd
 
         return SvdScorer(fit_svd(X, params.k, items=items, seed=params.seed, n_iter=params.n_iter))
     import warnings
@@ -318,7 +318,7 @@ def fit_family(family: str, X: sp.csr_matrix, items: np.ndarray, params: Params)
 def top_n(score_rows: Callable[[int, int], np.ndarray], exclude: sp.csr_matrix, n: int,
           batch: int | None = None) -> np.ndarray:
     """Column indices of the n best per row, never an excluded cell (-1 where none is left)."""
-    from profiling_assets.factors import top_n as _top_n
+    from profiling_assets.factorization import top_n as _top_n
 
     return _top_n(score_rows, exclude, n, batch=batch)[0]
 
@@ -377,7 +377,7 @@ class Population:
 
 def popularity_of(interactions: pd.DataFrame, catalogue: pd.Index) -> np.ndarray:
     """Distinct buyers in the window per item, plus a tie-breaker (< 0.5) by total weight."""
-    from profiling_assets.factors import scale
+    from profiling_assets.factorization import scale
 
     df = interactions.assign(value=scale(interactions["weight"].to_numpy()))
     buyers = df[df["purchases"] > 0].groupby("product_id")["user_id"].nunique()
@@ -470,7 +470,7 @@ def model_unseen(pop: Population, scorer: Scorer, R: sp.csr_matrix, cold_fill: L
 
 def model_rows(pop: Population, interactions: pd.DataFrame, items: np.ndarray) -> sp.csr_matrix:
     """The population's scaled rows over a model's columns (empty for users it cannot know)."""
-    from profiling_assets.factors import build_matrix
+    from profiling_assets.factorization import build_matrix
 
     m = build_matrix(interactions, items=items)
     at = pd.Index(m.users).get_indexer(pop.users)
@@ -724,7 +724,7 @@ def split_candidates(data: SplitData, users: Sequence[str], family: str, params:
                      ) -> tuple[Population, Candidates]:
     """The re-ranker's candidates and features for ``users`` at a split's cutoff, with
     ``family`` fitted on the split's window (what the evaluation builds; for tests)."""
-    from profiling_assets.factors import build_matrix
+    from profiling_assets.factorization import build_matrix
 
     pop = population(users, data.interactions, data.purchases)
     m = build_matrix(data.interactions, min_item_users=params.min_item_users)
@@ -835,7 +835,7 @@ def evaluate_split(data: SplitData, params: Params, *, slots: dict[str, int] | N
     lists: dict[str, Lists] = {
         "popularity_unseen": pu, "popularity": popularity_plain(pop, n),
         "buy_again": blend(again, pu, n, n)}
-    from profiling_assets.factors import build_matrix
+    from profiling_assets.factorization import build_matrix
 
     m = build_matrix(data.interactions, min_item_users=params.min_item_users)
     R = None

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from profiling_assets import factors as F
-from profiling_assets import features, registry
+from profiling_assets import factorization as F
+from profiling_assets import factors, features, registry
 from profiling_assets import recommenders as R
 from profiling_assets.resources import prepare_connection
 
@@ -181,7 +181,7 @@ def test_short_history_skips_the_model_asset_without_failing_the_run(data_dir):
     resources = {"warehouse": warehouse_resource()}
     with resources["warehouse"].get_connection() as con:
         _bulk_events(con, [(_day(0), "u1", "purchase", "p1"), (_day(1), "u2", "purchase", "p2")])
-    result = dg.materialize([F.svd_model], resources=resources, raise_on_error=False)
+    result = dg.materialize([factors.svd_model], resources=resources, raise_on_error=False)
     assert result.success
     meta = result.asset_materializations_for_node("svd_model")[0].metadata
     assert "holds 2 day(s)" in meta["skipped"].value
@@ -204,7 +204,7 @@ def demo(data_dir, build_demo):
 
 def _fit(resources, instance, **config):
     run_config = {"ops": {"svd_model": {"config": {"k": 8, "als_iterations": 5, **config}}}}
-    result = dg.materialize([F.svd_model], resources=resources, instance=instance,
+    result = dg.materialize([factors.svd_model], resources=resources, instance=instance,
                             run_config=run_config, raise_on_error=False)
     meta = result.asset_materializations_for_node("svd_model")[0].metadata
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
@@ -220,7 +220,7 @@ def _profile_users(con, day):
 def test_without_production_recommendations_fall_back_to_the_baseline(demo):
     resources, instance, warehouse = demo
     day = DAYS[1]
-    daily = dg.materialize([F.recommendations], partition_key=day, resources=resources, instance=instance)
+    daily = dg.materialize([factors.recommendations], partition_key=day, resources=resources, instance=instance)
     assert daily.success
     meta = daily.asset_materializations_for_node("recommendations")[0].metadata
     assert meta["fallback"].value.startswith("buy_again (no evaluation yet")
@@ -272,7 +272,7 @@ def test_pipeline_fits_promotes_folds_in_and_recommends_to_every_profiled_user(d
                 " in_catalog, source_file, line_no, cleaned_at) VALUES (?, ?, ?, ?, ?, ?, false, 't', ?, ?)",
                 [day, f"cold{i}", f"{day} 10:00:00", user, etype, product, n + i, now])
 
-    daily = dg.materialize([F.user_factors, F.recommendations], partition_key=day,
+    daily = dg.materialize([factors.user_factors, factors.recommendations], partition_key=day,
                            resources=resources, instance=instance)
     assert daily.success
     fmeta = daily.asset_materializations_for_node("user_factors")[0].metadata
@@ -311,7 +311,7 @@ def test_pipeline_fits_promotes_folds_in_and_recommends_to_every_profiled_user(d
         assert cold == {"NEW1": ["popularity"], "NEW2": ["popularity"]}
 
     # re-running the day replaces it
-    again = dg.materialize([F.user_factors, F.recommendations], partition_key=day,
+    again = dg.materialize([factors.user_factors, factors.recommendations], partition_key=day,
                            resources=resources, instance=instance)
     assert again.success
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -388,7 +388,7 @@ def test_a_promoted_reranker_is_saved_and_ranks_the_daily_candidates_per_user(da
     with resources["warehouse"].get_connection() as con:
         _bulk_events(con, _mixed_log(np.random.default_rng(3)))
     config = {"k": 4, "horizon_days": 7, "families": ["svd", "item_knn"]}
-    result = dg.materialize([F.svd_model], resources=resources,
+    result = dg.materialize([factors.svd_model], resources=resources,
                             run_config={"ops": {"svd_model": {"config": config}}})
     meta = result.asset_materializations_for_node("svd_model")[0].metadata
     assert meta["winner"].value == R.RERANKED and meta["status"].value == registry.PRODUCTION
@@ -400,7 +400,7 @@ def test_a_promoted_reranker_is_saved_and_ranks_the_daily_candidates_per_user(da
     family = model.reranker.family
 
     day = _day(54)   # the re-orderers and half the explorers are active that day
-    daily = dg.materialize([F.recommendations], partition_key=day, resources=resources)
+    daily = dg.materialize([factors.recommendations], partition_key=day, resources=resources)
     rmeta = daily.asset_materializations_for_node("recommendations")[0].metadata
     assert "classifier" in rmeta["policy"].value and "fallback" not in rmeta
     with resources["warehouse"].get_connection() as con:
@@ -427,7 +427,7 @@ def test_a_promoted_reranker_is_saved_and_ranks_the_daily_candidates_per_user(da
 def test_a_gain_within_chance_is_not_promoted():
     """The winner must beat the strongest baseline by more than the luck of which users bought:
     one extra hit among 500 users is refused, a gain on a fifth of them is promoted."""
-    from profiling_assets.factors import promotion_decision
+    from profiling_assets.factorization import promotion_decision
     from profiling_assets.recommenders import paired_bootstrap
 
     rng = np.random.default_rng(0)

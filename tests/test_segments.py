@@ -1,6 +1,7 @@
 """Segments: the naming rule on crafted centroids, stable ids across refits (shuffled users,
 an unmatched segment), and the model and daily assignment end to end on a small demo."""
 
+from dataclasses import fields, replace
 from datetime import datetime
 
 import dagster as dg
@@ -9,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from profiling_assets import registry
-from profiling_assets import segments as S
+from profiling_assets import registry, segments
+from profiling_assets import segmentation as S
 
 ZERO = dict.fromkeys(S.DESCRIBED, 0.0)
 
@@ -105,7 +106,7 @@ def shuffled(inputs: S.Inputs, seed: int) -> S.Inputs:
 def saved(fit: S.Fit, folder) -> S.LoadedSegments:
     folder.mkdir()
     S.save_model(folder, fit, {"svd_version": None, "text_version": None})
-    version = registry.ModelVersion(S.MODEL_NAME, folder.name, datetime(2026, 10, 1), None, None,
+    version = registry.ModelVersion(segments.MODEL_NAME, folder.name, datetime(2026, 10, 1), None, None,
                                     {}, {}, folder, registry.PRODUCTION)
     return S.load_model(version)
 
@@ -116,7 +117,7 @@ def by_user(fit: S.Fit, inputs: S.Inputs) -> dict[str, tuple[int, str]]:
                     strict=True))
 
 
-CFG = S.SegmentModelConfig(k_min=3, k_max=8, min_segment_users=5)
+CFG = S.Params(k_min=3, k_max=8, min_segment_users=5)
 
 
 def test_refit_on_shuffled_users_keeps_ids_and_names(tmp_path):
@@ -133,24 +134,24 @@ def test_refit_on_shuffled_users_keeps_ids_and_names(tmp_path):
     assert ((conf >= 0) & (conf <= 1)).all() and conf.mean() > 0.5
 
     again_data = shuffled(data, seed=3)
-    again = S.fit_segments(again_data, S.SegmentModelConfig(**{**CFG.model_dump(), "seed": 11}), previous)
+    again = S.fit_segments(again_data, replace(CFG, seed=11), previous)
     assert by_user(again, again_data) == by_user(first, data)
     assert all(d is not None and d < 0.2 for d in again.match_distances)
     # with no previous model, ids follow size order, so shuffling alone changes nothing either
     assert by_user(S.fit_segments(again_data, CFG), again_data) == by_user(first, data)
     # MiniBatchKMeans (large populations) finds the same segments
-    mini = S.fit_segments(again_data, S.SegmentModelConfig(**{**CFG.model_dump(), "minibatch_above": 10}))
+    mini = S.fit_segments(again_data, replace(CFG, minibatch_above=10))
     assert by_user(mini, again_data) == by_user(first, data)
 
 
 def test_an_unmatched_segment_gets_a_new_id(tmp_path):
     five = [n for n in BLOBS if n != "Category specialists"]
-    first = S.fit_segments(blobs(five, seed=1), S.SegmentModelConfig(**{**CFG.model_dump(), "k": 5}))
+    first = S.fit_segments(blobs(five, seed=1), replace(CFG, k=5))
     previous = saved(first, tmp_path / "v1")
     assert sorted(previous.segment_ids.tolist()) == [1, 2, 3, 4, 5] and previous.next_id == 6
 
     data = blobs(list(BLOBS), seed=2)
-    second = S.fit_segments(data, S.SegmentModelConfig(**{**CFG.model_dump(), "k": 6}), previous)
+    second = S.fit_segments(data, replace(CFG, k=6), previous)
     ids = dict(zip(second.names, second.segment_ids, strict=True))
     assert ids["Category specialists"] == 6
     old = dict(zip(first.names, first.segment_ids, strict=True))
@@ -178,7 +179,7 @@ def demo(data_dir, build_demo):
     assets, resources, instance = build_demo(
         users=500, products=60, days=6,
         extra_assets=[features.user_daily_activity, features.user_features, factors.svd_model,
-                      factors.user_factors, S.segment_model, S.user_segments],
+                      factors.user_factors, segments.segment_model, segments.user_segments],
         selection=["raw_events", "cleaned_events", "user_daily_activity", "user_features"])
     assert dg.materialize(assets, selection=["svd_model"], resources=resources, instance=instance,
                           run_config={"ops": {"svd_model": {"config": {
@@ -194,13 +195,13 @@ def test_model_then_every_user_of_the_day_gets_one_segment(demo, data_dir):
     day = DAYS[1]
     with duckdb.connect(str(warehouse)) as con, \
             pytest.raises(registry.NoProductionModelError, match="segment_model"):
-        registry.require_production(con, S.MODEL_NAME)
+        registry.require_production(con, segments.MODEL_NAME)
 
     result = dg.materialize(assets, selection=["segment_model"], resources=resources, instance=instance)
     meta = {k: v.value for k, v in result.asset_materializations_for_node("segment_model")[0].metadata.items()}
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert checks["segments_well_formed"].passed
-    assert S.SegmentModelConfig().k_min <= meta["k"] <= S.SegmentModelConfig().k_max
+    assert segments.SegmentModelConfig().k_min <= meta["k"] <= segments.SegmentModelConfig().k_max
     assert 0 < meta["ari_vs_archetypes"] <= 1          # the generator's ground truth is there
     assert meta["feature_date"] == day and meta["silhouette"] > 0.1
     version = meta["version"]
@@ -214,16 +215,16 @@ def test_model_then_every_user_of_the_day_gets_one_segment(demo, data_dir):
                                               "WHERE feature_date = ?", [day]).fetchall()}
         rows = con.execute("SELECT user_id, segment_id, segment_name, confidence, model_version "
                            "FROM ml.user_segments WHERE segment_date = ?", [day]).fetchall()
-        segments = con.execute("SELECT segment_id, segment_name, size FROM ml.segments "
+        segment_rows = con.execute("SELECT segment_id, segment_name, size FROM ml.segments "
                                "WHERE model_version = ?", [version]).fetchall()
-        assert registry.require_production(con, S.MODEL_NAME).version == version
+        assert registry.require_production(con, segments.MODEL_NAME).version == version
     assert len(rows) == len({r[0] for r in rows}) == len(featured) == dmeta["users"]
     assert {r[0] for r in rows} == featured
     assert all(0.0 <= r[3] <= 1.0 for r in rows) and {r[4] for r in rows} == {version}
-    assert {(r[1], r[2]) for r in rows} <= {(s[0], s[1]) for s in segments}
-    assert len({s[1] for s in segments}) == len(segments) == meta["k"]
+    assert {(r[1], r[2]) for r in rows} <= {(s[0], s[1]) for s in segment_rows}
+    assert len({s[1] for s in segment_rows}) == len(segment_rows) == meta["k"]
     # the model was fitted on this day's users: assignment reproduces the fitted sizes
-    assert sum(s[2] for s in segments) == len(featured)
+    assert sum(s[2] for s in segment_rows) == len(featured)
 
     # a refit on the same data keeps every id and name; the day re-run replaces its rows
     refit = dg.materialize(assets, selection=["segment_model"], resources=resources, instance=instance)
@@ -232,7 +233,7 @@ def test_model_then_every_user_of_the_day_gets_one_segment(demo, data_dir):
     with duckdb.connect(str(warehouse), read_only=True) as con:
         again = con.execute("SELECT segment_id, segment_name, size FROM ml.segments WHERE model_version = ?",
                             [rmeta["version"].value]).fetchall()
-    assert sorted(again) == sorted(segments)
+    assert sorted(again) == sorted(segment_rows)
     assert dg.materialize(assets, selection=["user_segments"], partition_key=day, resources=resources,
                           instance=instance).success
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -241,3 +242,9 @@ def test_model_then_every_user_of_the_day_gets_one_segment(demo, data_dir):
 
 def test_no_ground_truth_is_said_so(data_dir):
     assert S.archetype_agreement(np.array(["u1"]), np.array([1])) is None
+
+
+def test_the_asset_config_is_the_model_params():
+    # the asset builds Params from its config: a field on one side only would be lost or fail
+    assert list(segments.SegmentModelConfig.model_fields) == [f.name for f in fields(S.Params)]
+    assert S.Params(**segments.SegmentModelConfig().model_dump()) == S.Params()
