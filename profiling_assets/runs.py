@@ -271,7 +271,12 @@ def _follow(event, outcome: RunOutcome, step_started: dict[str, float],
         data = event.event_specific_data
         if not data.passed:
             name = f"{data.asset_key.to_user_string()}:{data.check_name}"
-            say(f"    check failed: {name}")
+            if data.severity == dg.AssetCheckSeverity.WARN:
+                # a warning blocks nothing (a goal missed, a model the data cannot train)
+                said = (data.description or "").split(";")[0][:160]
+                say(f"    check warning: {name}" + (f": {said}" if said else ""))
+            else:
+                say(f"    check failed: {name}")
 
 
 def run_job(inst: dg.DagsterInstance, job_name: str, first: str | None = None,
