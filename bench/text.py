@@ -228,6 +228,7 @@ def bench_orders(args) -> None:
         import dagster as dg
 
         from profiling_assets import cleaning, ingest, synthetic, text
+        from profiling_assets.metadata import table_markdown
         from profiling_assets.resources import warehouse_resource
 
         synthetic.generate_orders(Path(tmp), users=args.users, products=args.products,
@@ -262,8 +263,8 @@ def bench_orders(args) -> None:
     for key in ("tasks", "max_length", "token_lengths", "pair_split", "sample_budgets", "steps",
                 "fit_seconds", "frozen_score", "score", "gain", "status"):
         print(f"{key}: {meta.get(key)}")
-    print(meta["examples"])
-    print(meta["evaluation"])
+    print(table_markdown(meta["examples"]))
+    print(table_markdown(meta["evaluation"]))
     print({c.check_name: c.passed for c in result.get_asset_check_evaluations()})
 
 

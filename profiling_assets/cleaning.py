@@ -12,7 +12,8 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from profiling_assets import sql
-from profiling_assets.metadata import counts_table, day_logger, days_label, preview_file
+from profiling_assets.columns import table_metadata
+from profiling_assets.metadata import OWNERS, counts_table, day_logger, days_label, preview_file
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 
@@ -77,6 +78,8 @@ def _checks(con: duckdb.DuckDBPyConnection, days: list[str]) -> list[dg.AssetChe
     group_name="clean",
     kinds={"duckdb", "sql"},
     pool="duckdb",
+    owners=OWNERS,
+    metadata=table_metadata("clean.events"),
     check_specs=[
         dg.AssetCheckSpec("unique_event_id", asset="cleaned_events",
                           description="No event_id appears twice in clean.events for the day."),

@@ -5,7 +5,6 @@ import argparse
 import os
 import sys
 import time
-import warnings
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from profiling_assets import settings, sql
+from profiling_assets.terminal import Bar, paint
 
 MODEL_ORDER = ("text_encoder", "svd_model", "segment_model", "propensity_model")
 TRAIN_JOB = {"text_encoder": "train_text_encoder", "svd_model": "train_svd",
@@ -114,7 +114,8 @@ def run_days(first: str, last: str, *, retrain: bool = False, snapshots: bool = 
     from profiling_assets import runs
 
     inst = runs.instance()
-    print(f"Runs are recorded in {os.environ['DAGSTER_HOME']}; `make ui` shows them.", flush=True)
+    print(f"Runs are recorded in {os.environ['DAGSTER_HOME']}; `make ui` shows them at "
+          f"{runs.ui_url()}.", flush=True)
     warehouse = settings.warehouse_path()
     if snapshots:
         runs.run_job(inst, "snapshots")
@@ -204,6 +205,21 @@ QUARANTINE_REASONS = {
 }
 
 
+def _share(part: int, whole: int) -> str:
+    return f"{part / whole:.1%}" if whole else "-"
+
+
+def totals_line(lines: int, accepted: int, rejected: int, clean: int, quarantined: int, *,
+                days: int) -> str:
+    """Where every line of the range went, in shares: read = accepted + rejected (raw layer),
+    accepted = clean + quarantined (clean layer)."""
+    return (f"{days} day(s), {lines:,} lines read: {accepted:,} accepted "
+            f"({_share(accepted, lines)}), {rejected:,} rejected at the raw layer "
+            f"({_share(rejected, lines)}); of the accepted, {clean:,} clean "
+            f"({_share(clean, accepted)}) and {quarantined:,} quarantined "
+            f"({_share(quarantined, accepted)})")
+
+
 def print_summary(warehouse: Path, every_day: bool = False) -> None:
     with read_only(warehouse) as con:
         rows = sql.query(con, "demo_summary")
@@ -219,12 +235,13 @@ def print_summary(warehouse: Path, every_day: bool = False) -> None:
     if empty:
         print(f"  {empty} day(s) without landing files (closed days: empty partitions)")
     if rows:
+        print("  " + totals_line(*totals[1:6], days=len(rows)))
         with read_only(warehouse) as con:
             reasons = sql.query(con, "summarize_quarantine_reasons", first_day=rows[0][0],
                                 last_day=rows[-1][0])
         for reason, n, share in reasons:
             why = QUARANTINE_REASONS.get(reason, "see the README's clean-layer rules")
-            print(f"  quarantined {reason}: {n:,} rows, {share or 0:.1%} of raw rows: {why}")
+            print(f"  quarantined {reason}: {n:,} rows, {share or 0:.1%} of the accepted rows: {why}")
 
 
 # The headline figures of each model kind, as (metric key, label).
@@ -278,9 +295,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
         # by default the demo ends yesterday (UTC): every day of it is a daily partition
         start = (_check_day(args.start, "--start") if args.start else
                  (datetime.now(UTC).date() - timedelta(days=args.days)).isoformat())
-        synthetic.generate(data_dir, users=args.users, products=args.products, days=args.days,
-                           start=date.fromisoformat(start), seed=args.seed,
-                           progress=lambda msg: print("  " + msg, flush=True))
+        with Bar("generate", args.days, unit="days", rows_label="lines") as bar:
+            synthetic.generate(data_dir, users=args.users, products=args.products,
+                               days=args.days, start=date.fromisoformat(start), seed=args.seed,
+                               progress=bar)
         days = settings.landed_days(data_dir)
     else:
         print(f"Using the demo data already in {data_dir} ({len(days)} days; --regenerate to rebuild)")
@@ -302,18 +320,18 @@ def _run_and_report(first: str, last: str, *, retrain: bool, snapshots: bool) ->
 
 def print_report() -> None:
     """The warehouse summary, the models' figures and the segment table."""
-    from profiling_assets import registry
+    from profiling_assets import registry, runs
 
-    print("\nWarehouse summary:")
+    print("\n" + paint("Warehouse summary:", "bold"))
     print_summary(settings.warehouse_path())
-    print("\nModels:")
+    print("\n" + paint("Models:", "bold"))
     with read_only(settings.warehouse_path()) as con:
         print_models(registry.versions(con))
-    print(f"\nSegments (from the analysts' copy, {settings.published_path()}):")
+    print("\n" + paint(f"Segments (from the analysts' copy, {settings.published_path()}):", "bold"))
     print_segments(settings.published_path())
     print("\nQuery the profiles with `profiling-assets query \"SELECT * FROM user_profiles LIMIT 5\"`; "
-          "open the UI with `make ui` (`dg dev` on http://127.0.0.1:3000) to browse the asset "
-          "graph, partitions, checks and the runs above.")
+          f"open the UI with `make ui` (`dg dev`, {runs.ui_url()}) to browse the asset graph, "
+          "partitions, checks and the runs above.")
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -460,20 +478,35 @@ def cmd_forget(args: argparse.Namespace) -> None:
              " (deleted rows' bytes stay in the file until --compact)"))
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default in its -h line: appended unless the text already gives it, and
+    left out where there is none to give (a flag is off unless given; None means unset)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text.lower() or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from profiling_assets import importer, synthetic
 
-    parser = argparse.ArgumentParser(prog="profiling-assets", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="profiling-assets", formatter_class=HelpFormatter,
+        description=f"{__doc__.strip()} Colour and progress bars on a terminal only (NO_COLOR "
+                    "turns colour off); run links point at PROFILING_UI_URL (default "
+                    "http://127.0.0.1:3000).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     synthetic.register_cli(sub)
     importer.register_cli(sub)
 
     def command(name: str, summary: str, details: str = "") -> argparse.ArgumentParser:
         # the one-line summary in the command list, the whole text and every default in -h
         return sub.add_parser(name, help=summary, description=f"{summary}. {details}".strip(),
-                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                              formatter_class=HelpFormatter)
 
-    demo = command("demo", "generate demo data (if absent), then `run` over its days",
+    demo = command("demo", "generate demo data (if absent), then 'run' over its days",
                    "The data goes to $PROFILING_DATA_DIR (default ./data); runs are recorded "
                    "in $DAGSTER_HOME for the UI.")
     demo.add_argument("--users", type=int, default=2000, help="demo users")
@@ -503,7 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     mat = command("materialize", "every daily asset for a range of days with the production "
                                  "models (one run of daily_assets)",
-                  "Refuses a warehouse whose models were never trained: use `run` first.")
+                  "Refuses a warehouse whose models were never trained: use 'run' first.")
     mat.add_argument("--start", help="first day (default: first landing day)")
     mat.add_argument("--end", help="last day (default: last landing day)")
     mat.add_argument("--skip-snapshots", action="store_true", help="do not reload users/products")
@@ -523,17 +556,21 @@ def build_parser() -> argparse.ArgumentParser:
     query.set_defaults(func=cmd_query)
 
     models = command("models", "list model versions or roll production back")
-    models.add_argument("action", choices=("list", "rollback"))
+    models.add_argument("action", choices=("list", "rollback"),
+                        help="list: every version with its status and figures; rollback: put "
+                             "an earlier version back into production")
     models.add_argument("model", nargs="?",
                         help="text_encoder, svd_model, segment_model, propensity_model (list only), "
-                             "or one propensity target: " + ", ".join(PROPENSITY_MODELS))
+                             "or one propensity target: " + ", ".join(PROPENSITY_MODELS)
+                             + " (default: every model)")
     models.add_argument("--to", help="rollback: the version to restore (default: the previous "
                                      "production version)")
     models.set_defaults(func=cmd_models)
 
     forget = command("forget", "remove users from every warehouse table and the analysts' copy, "
                                "and suppress them at ingest (docs/privacy.md)")
-    forget.add_argument("user_ids", nargs="*", metavar="USER_ID")
+    forget.add_argument("user_ids", nargs="*", metavar="USER_ID",
+                        help="the ids of the users to forget (or --file)")
     forget.add_argument("--file", help="a file of user ids, one per line (# comments allowed)")
     forget.add_argument("--compact", action="store_true",
                         help="then rewrite the warehouse file so that no deleted bytes remain "
@@ -546,13 +583,14 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--all", action="store_true",
                          help=f"every day (default: the last {SUMMARY_DAYS} and the totals)")
     summary.set_defaults(func=cmd_summary)
+    for name, command_parser in sub.choices.items():  # generate and import are registered above
+        command_parser.formatter_class = HelpFormatter
+        command_parser.prog = f"profiling-assets {name}"
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    # Dagster flags backfill_policy as beta on every import; it is noise on a terminal.
-    warnings.filterwarnings("ignore", message=".*is currently in beta")
     args = build_parser().parse_args(argv)
     problems = settings.configuration_problems()
     if problems:

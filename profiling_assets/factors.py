@@ -22,8 +22,9 @@ import pandas as pd
 import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 
-from profiling_assets import model_assets, registry, sql
+from profiling_assets import model_assets, pictures, registry, sql
 from profiling_assets import recommenders as R
+from profiling_assets.columns import table_metadata
 from profiling_assets.factorization import (
     DEFAULT_WEIGHTS,
     LoadedModel,
@@ -36,7 +37,7 @@ from profiling_assets.factorization import (
     save_model,
     weight_params,
 )
-from profiling_assets.metadata import day_logger, days_label, markdown_table, preview_file
+from profiling_assets.metadata import OWNERS, day_logger, days_label, preview_file, table_value
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 from profiling_assets.signals import data_signals
@@ -113,6 +114,9 @@ def _blend_label(outcome: R.Outcome, n: int) -> str:
     group_name="factors",
     tags={"role": "model"},
     kinds={"scikitlearn", "duckdb"},
+    owners=OWNERS,
+    # the table it writes beside its registry version: the SVD's item factors
+    metadata=table_metadata("ml.item_factors"),
     check_specs=[
         dg.AssetCheckSpec("beats_strongest_baseline", asset="svd_model", blocking=True,
                           description="On the time-split evaluation, the winning recommender's "
@@ -140,6 +144,8 @@ def svd_model(context: dg.AssetExecutionContext, config: SvdModelConfig, warehou
             full = read_interactions(con, first, plan.last_day, weights=params.weights,
                                      half_life_days=params.half_life_days)
             signals = data_signals(con, first, plan.last_day)
+            per_day = sql.query(con, "select_window_daily_interactions", first_day=first,
+                                last_day=plan.last_day)
         outcome = R.run_protocol(data, params, log=context.log.info)
     except R.NotEnoughHistory as exc:
         # the daily recommendations use the baseline fallback meanwhile
@@ -234,17 +240,22 @@ def svd_model(context: dg.AssetExecutionContext, config: SvdModelConfig, warehou
                       f"({outcome.strongest_baseline}) until a version is promoted"))
 
     lifts = {f"lift_over_{b}": M[f"lift_over_{b}"] for b in R.BASELINES}
+    scored = outcome.scored()
     yield dg.MaterializeResult(metadata={
         **verdict.metadata(),
         **signals.metadata(),
         "winner": outcome.winner,
         "training_window": f"{first}..{plan.last_day} ({plan.window} days)",
         "window_chosen": plan.window_reason,
-        "window_steps": dg.MetadataValue.md(markdown_table(
-            ["days", "users", "pairs", "items", "users per item"], plan.window_stats)),
+        "window_steps": table_value(
+            ["days", "users", "pairs", "items", "users per item"], plan.window_stats,
+            types={"users per item": "float"}),
         "eval_split": (f"outer: train before {plan.outer_cutoff}, truth {plan.outer_cutoff}..{plan.last_day}; "
                        f"inner: train before {plan.inner_cutoff}, truth {plan.horizon} days from it"),
-        "evaluation": dg.MetadataValue.md(markdown_table(R.TABLE_HEADER, outcome.table)),
+        # the protocol's table holds its figures as text for printing: numbers here
+        "evaluation": table_value(
+            R.TABLE_HEADER, [[label, *map(float, figures)] for label, *figures in outcome.table],
+            types=dict.fromkeys(R.TABLE_HEADER[1:], "float")),
         "recall_at_10": dg.MetadataValue.float(M["recall_at_10"]),
         "ndcg_at_10": dg.MetadataValue.float(M["ndcg_at_10"]),
         "hit_rate_at_10": dg.MetadataValue.float(M["hit_rate_at_10"]),
@@ -260,16 +271,32 @@ def svd_model(context: dg.AssetExecutionContext, config: SvdModelConfig, warehou
         "reorder_share": dg.MetadataValue.float(M["reorder_share"]),
         "blend": _blend_label(outcome, params.n),
         "eval_users": M["eval_users"], "inner_eval_users": M["inner_eval_users"],
-        **({"reranker_importances": dg.MetadataValue.md(markdown_table(
+        **({"reranker_importances": table_value(
             ["feature", "permutation importance (drop in average precision)"],
-            sorted(([f, f"{v:.4f}"] for f, v in outcome.inner.rerank.importances.items()),
-                   key=lambda r: -float(r[1]))))} if outcome.inner.rerank is not None else {}),
+            sorted(outcome.inner.rerank.importances.items(), key=lambda kv: -kv[1]),
+            types={"permutation importance (drop in average precision)": "float"})}
+           if outcome.inner.rerank is not None else {}),
         "dagster/row_count": len(m.items),
         "users": len(m.users), "items": len(m.items), "nonzeros": int(m.X.nnz),
         "items_below_min_users": m.dropped_items, "k": factors.k,
         "explained_energy": dg.MetadataValue.float(explained),
         "fit_seconds": round(fit_seconds, 2), "eval_seconds": round(eval_seconds, 2),
         "weighting": dg.MetadataValue.json(json.loads(json.dumps(settings, default=str))),
+        "recommenders_plot": pictures.bar_chart(
+            [f"{name} ({role})" for name, role, *_ in scored],
+            {"recall@10": [r[2] for r in scored], "NDCG@10": [r[3] for r in scored]},
+            "svd_model: recall@10 and NDCG@10 of each recommender on the evaluation split"),
+        **{f"{name}_{metric}_at_10": dg.MetadataValue.float(value) for name, _, *values in scored
+           for metric, value in zip(("recall", "ndcg"), values, strict=True)},
+        "window_plot": pictures.line_chart(
+            {label: ([r[0] for r in per_day], [r[i] for r in per_day]) for i, label in
+             enumerate(("product events", "users", "(user, item) pairs"), start=1)},
+            f"svd_model: interactions per day of the training window ({plan.window} days)",
+            ylabel="per day", from_zero=True,
+            vlines={"outer split (evaluation truth from)": plan.outer_cutoff,
+                    "inner split": plan.inner_cutoff}),
+        "window_days": plan.window,
+        "window_events": sum(r[1] for r in per_day),
     })
     yield from verdict.check_results()
     goal = M["lift_over_popularity"] >= GOAL_LIFT and M["lift_over_buy_again"] > 1.0
@@ -293,6 +320,8 @@ def _model_window(model: LoadedModel, day: date) -> tuple[date, date]:
     group_name="factors",
     kinds={"numpy", "duckdb"},
     pool="duckdb",
+    owners=OWNERS,
+    metadata=table_metadata("ml.user_factors"),
 )
 def user_factors(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
     """ml.user_factors: factors of the day's active users, folded into the production
@@ -344,9 +373,9 @@ def user_factors(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -
         "dagster/row_count": sum(r[2] for r in per_day),
         "active_users": last[1], "users_with_factors": last[2],
         "users_without_known_items": last[3], "items_unknown_to_model": last[4],
-        "per_day": dg.MetadataValue.md(markdown_table(
+        "per_day": table_value(
             ["day", "active users", "with factors", "no known items (cold)", "items new to model"],
-            per_day)),
+            per_day),
         "preview": preview,
     })
 
@@ -376,6 +405,8 @@ def _fallback_policy(con: duckdb.DuckDBPyConnection) -> tuple[str, int, str]:
     group_name="factors",
     kinds={"numpy", "duckdb"},
     pool="duckdb",
+    owners=OWNERS,
+    metadata=table_metadata("ml.recommendations"),
 )
 def recommendations(context: dg.AssetExecutionContext, config: RecommendationsConfig,
                     warehouse: DuckDBResource) -> dg.MaterializeResult:
@@ -462,8 +493,8 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
         "dagster/row_count": sum(r[3] for r in per_day),
         "users": last[1], "profiled_users": last[2], "users_with_fewer_than_n": last[-1],
         **{f"rows_{s}": last[4 + i] for i, s in enumerate(R.SOURCES)},
-        "per_day": dg.MetadataValue.md(markdown_table(
-            ["day", "users", "profiled", "rows", *R.SOURCES, "fewer than n"], per_day)),
+        "per_day": table_value(["day", "users", "profiled", "rows", *R.SOURCES, "fewer than n"],
+                               per_day),
         "preview": preview,
     }
     if fallback:

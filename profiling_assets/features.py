@@ -11,7 +11,8 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from profiling_assets import sql
-from profiling_assets.metadata import day_logger, days_label, markdown_table, preview_file
+from profiling_assets.columns import table_metadata
+from profiling_assets.metadata import OWNERS, day_logger, days_label, preview_file, table_value
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 
@@ -47,6 +48,8 @@ def build_user_features(con: duckdb.DuckDBPyConnection, day: str) -> None:
     group_name="features",
     kinds={"duckdb", "sql"},
     pool="duckdb",
+    owners=OWNERS,
+    metadata=table_metadata("features.user_daily_activity"),
 )
 def user_daily_activity(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
     """features.user_daily_activity: one row per active user per UTC day (views, carts,
@@ -65,8 +68,8 @@ def user_daily_activity(context: dg.AssetExecutionContext, warehouse: DuckDBReso
         return dg.MaterializeResult(metadata={
             "days": days_label(days),
             "dagster/row_count": sum(r[1] for r in rows),
-            "per_day": dg.MetadataValue.md(markdown_table(
-                ["day", "active users", "events", "purchases", "revenue"], rows)),
+            "per_day": table_value(["day", "active users", "events", "purchases", "revenue"], rows,
+                                   types={"revenue": "float"}),
             "preview": preview_file(con, "preview_user_daily_activity", day=days[-1]),
         })
 
@@ -94,6 +97,8 @@ def _feature_checks(con: duckdb.DuckDBPyConnection, days: list[str]) -> list[dg.
     group_name="features",
     kinds={"duckdb", "sql"},
     pool="duckdb",
+    owners=OWNERS,
+    metadata=table_metadata("features.user_features"),
     check_specs=[
         dg.AssetCheckSpec("one_row_per_user", asset="user_features",
                           description="Exactly one row per user per day."),
@@ -130,9 +135,13 @@ def user_features(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
             "dagster/row_count": users,
             "purchasers_90d": purchasers,
             "users_without_signup_date": missing_signup,
-            "rfm_edges": dg.MetadataValue.md(markdown_table(
-                ["metric", "20/40/60/80th percentiles"], [(m, [round(x, 2) for x in e]) for m, e in edges])),
-            "top_rfm_codes": dg.MetadataValue.md(markdown_table(["code", "users"], codes.most_common(8))),
+            # the 20th/40th/60th/80th percentiles over the day's purchasers (none without any)
+            "rfm_edges": table_value(
+                ["metric", "p20", "p40", "p60", "p80"],
+                [(m, *(list(e) + [None] * 4)[:4]) for m, e in edges],
+                types=dict.fromkeys(["p20", "p40", "p60", "p80"], "float")),
+            "top_rfm_codes": table_value(["code", "users"], codes.most_common(8),
+                                         types={"code": "string", "users": "int"}),
             "preview": preview_file(con, "preview_user_features", day=last),
         })
         yield from _feature_checks(con, days)

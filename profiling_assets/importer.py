@@ -29,6 +29,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from profiling_assets.terminal import Bar, report
+
 CONTRACT_FIELDS = ("event_id", "ts", "user_id", "session_id", "event_type", "product_id",
                    "price", "quantity", "query", "review_text", "rating", "device")
 REQUIRED_FIELDS = ("event_id", "ts", "user_id", "event_type")
@@ -422,6 +424,22 @@ def _check_columns(mapping: Mapping, columns: list[str], source: Path) -> None:
 _NULLABLE_INTS = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
                   pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
                   pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype()}
+
+
+def estimated_rows(source: Path, kind: SourceKind) -> int | None:
+    """Rows of the export for a progress bar: a Parquet file says; an uncompressed CSV is
+    counted by its line ends (a quoted line break counts one too many); None for a compressed
+    one (no total then, only the rate)."""
+    if kind.fmt == "parquet":
+        return pq.ParquetFile(source).metadata.num_rows
+    if _sniff(source) != "text":
+        return None
+    lines, last = 0, b""
+    with open(source, "rb") as handle:
+        while block := handle.read(1 << 20):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return max(lines + (last not in (b"", b"\n")) - 1, 0)  # a last line without "\n"; the header
 
 
 def _read_chunks(source: Path, kind: SourceKind, mapping: Mapping, chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -893,7 +911,8 @@ def import_export(source: Path, mapping_path: Path, data_dir: Path, *, chunk_row
     Returns a summary: rows_read, rows_mapped, rows_rejected, rejected_by_reason {reason: n},
     reject_share, reject_hints {reason: hint}, days_written [YYYY-MM-DD], files (paths
     written), products_written, returns, notes, plus source, rejects_file and products_file.
-    ``progress`` receives a line per chunk and any notes (e.g. CSV options ignored for Parquet).
+    ``progress`` receives a line per chunk and any notes (e.g. CSV options ignored for Parquet);
+    a ``terminal.Bar`` also moves on by the chunk's rows, towards ``estimated_rows``.
     Raises MappingError for a mapping that is invalid, names a column the file lacks or
     contradicts the file's format; ImportFailed when the file cannot be read; TooManyRejects
     (an ImportFailed) when more than ``max_reject_share`` of the rows are rejected. In every
@@ -908,11 +927,12 @@ def import_export(source: Path, mapping_path: Path, data_dir: Path, *, chunk_row
         raise FileNotFoundError(f"no such export file: {source}")
     mapping = load_mapping(mapping_path)
     kind = resolve_source(source, mapping)
-    if progress:
-        for note in kind.notes:
-            progress(note)
+    for note in kind.notes:
+        report(progress, note)
     columns = _source_columns(source, kind, mapping)
     _check_columns(mapping, columns, source)
+    if isinstance(progress, Bar):  # a bar shows the share done: worth a quick count
+        progress.set_total(estimated_rows(source, kind))
 
     stem = source_stem(source)
     landing = data_dir / "landing"
@@ -954,9 +974,9 @@ def import_export(source: Path, mapping_path: Path, data_dir: Path, *, chunk_row
                                       .encode("utf-8"))
                     if products is not None and mapped.product_frame is not None:
                         products.add(mapped.product_frame)
-                    if progress:
-                        progress(f"{source.name}: {rows_read:,} rows read, {rows_mapped:,} mapped, "
-                                 f"{rows_read - rows_mapped:,} rejected")
+                    report(progress, f"{source.name}: {rows_read:,} rows read, {rows_mapped:,} "
+                                     f"mapped, {rows_read - rows_mapped:,} rejected",
+                           advance=len(chunk), rows=len(chunk))
             except (pd.errors.ParserError, UnicodeDecodeError, OSError, pa.ArrowException) as exc:
                 raise ImportFailed(f"cannot read {source} after row {rows_read:,}: {str(exc).strip()}; "
                                    "nothing was written") from exc
@@ -1034,9 +1054,10 @@ def _share(text: str) -> float:
 
 def _cmd_import(args: argparse.Namespace) -> None:
     try:
-        summary = import_export(Path(args.file), Path(args.mapping), Path(args.data_dir),
-                                chunk_rows=args.chunk_rows, max_reject_share=args.max_reject_share,
-                                progress=lambda msg: print("  " + msg, flush=True))
+        with Bar("import", unit="rows") as bar:
+            summary = import_export(Path(args.file), Path(args.mapping), Path(args.data_dir),
+                                    chunk_rows=args.chunk_rows,
+                                    max_reject_share=args.max_reject_share, progress=bar)
     except (MappingError, ImportFailed, FileNotFoundError) as exc:
         raise SystemExit(f"import failed: {exc}") from None
     print(format_summary(summary))

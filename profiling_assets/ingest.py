@@ -24,13 +24,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster_duckdb import DuckDBResource
 
-from profiling_assets import settings, sql
+from profiling_assets import pictures, settings, sql
+from profiling_assets.columns import table_metadata
 from profiling_assets.metadata import (
+    OWNERS,
     counts_table,
     day_logger,
     days_label,
-    markdown_table,
     preview_file,
+    table_value,
 )
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import prepare_connection, transaction
@@ -380,16 +382,26 @@ def _day_metadata(con: duckdb.DuckDBPyConnection, reports: list[DayReport]) -> d
         "accepted": accepted,
         "rejected": sum(rejected.values()),
         "rejected_by_reason": counts_table(dict(rejected)) if rejected else "none",
-        "files": dg.MetadataValue.md(markdown_table(
+        "files": table_value(
             ["day", "file", "format", "status", "lines", "accepted", "rejected", "seconds", "note"],
             [(r.day, Path(f.source_file).name, f.file_format, "failed" if f.failed else "loaded",
-              f.lines_read, f.accepted, sum(f.rejected.values()), round(f.seconds, 2),
+              f.lines_read, f.accepted, sum(f.rejected.values()), f.seconds,
               f.error or f.note or "") for r in reports for f in r.files],
-        )),
-        "failed_files": (dg.MetadataValue.md(markdown_table(
-            ["day", "error"], [(r.day, f.error) for r in reports for f in r.failed]))
+            types={"seconds": "float"}),
+        "failed_files": (table_value(
+            ["day", "error"], [(r.day, f.error) for r in reports for f in r.failed])
             if any(r.failed for r in reports) else "none"),
         "lines_per_second": round(lines / seconds) if seconds else 0,
+        "lines_plot": pictures.stacked_bars(
+            [r.day for r in reports],
+            {"lines": {"accepted": [r.accepted for r in reports],
+                       "rejected": [sum(r.rejected_by_reason.values()) for r in reports]},
+             "rejected lines": {reason: [r.rejected_by_reason[reason] for r in reports]
+                                for reason in sorted(rejected)}},
+            f"raw_events: lines per day, {days_label([r.day for r in reports])}",
+            outline=("lines read", [r.lines_read for r in reports])),
+        "rejected_share": dg.MetadataValue.float(sum(rejected.values()) / lines if lines else 0.0),
+        **{f"rejected_{reason}": dg.MetadataValue.int(n) for reason, n in sorted(rejected.items())},
         "preview": preview_file(con, "preview_raw_events", day=last),
     }
     ignored = [str(p) for r in reports for p in r.ignored]
@@ -409,10 +421,9 @@ def _reconciliation_check(con: duckdb.DuckDBPyConnection, days: list[str]) -> dg
                      f"{'; '.join(f[2] for f in failed)}"[:1000] if failed else None),
         metadata={
             "files_checked": len(rows),
-            "mismatched_files": dg.MetadataValue.md(markdown_table(
-                ["day", "file", "lines_read", "accepted", "rejected"], mismatched)) if mismatched else "none",
-            "failed_files": dg.MetadataValue.md(markdown_table(
-                ["day", "file", "error"], failed)) if failed else "none",
+            "mismatched_files": table_value(
+                ["day", "file", "lines_read", "accepted", "rejected"], mismatched) if mismatched else "none",
+            "failed_files": table_value(["day", "file", "error"], failed) if failed else "none",
         },
     )
 
@@ -423,8 +434,7 @@ def _readable_check(reports: list["DayReport"]) -> dg.AssetCheckResult:
         check_name="every_file_readable", passed=not failed, severity=dg.AssetCheckSeverity.WARN,
         description=(f"{len(failed)} unreadable file(s) skipped; fix or replace them and re-run "
                      "the day" if failed else "every landing file was read to its end"),
-        metadata={"failed_files": dg.MetadataValue.md(markdown_table(["day", "error"], failed))
-                  if failed else "none"})
+        metadata={"failed_files": table_value(["day", "error"], failed) if failed else "none"})
 
 
 @dg.asset(
@@ -433,6 +443,8 @@ def _readable_check(reports: list["DayReport"]) -> dg.AssetCheckResult:
     group_name="ingest",
     kinds={"duckdb", "python"},
     pool="duckdb",
+    owners=OWNERS,
+    metadata=table_metadata("raw.events"),
     check_specs=[
         dg.AssetCheckSpec(
             "lines_reconcile", asset="raw_events",
@@ -506,7 +518,7 @@ def load_snapshot(con: duckdb.DuckDBPyConnection, kind: str, files: list[Path]) 
 
 def _snapshot_asset(kind: str, description: str):
     @dg.asset(name=f"raw_{kind}", group_name="ingest", kinds={"duckdb"}, pool="duckdb",
-              description=description)
+              description=description, owners=OWNERS, metadata=table_metadata(f"raw.{kind}"))
     def _asset(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
         files, ignored = _snapshot_files(kind)
         for path in ignored:

@@ -16,15 +16,18 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from profiling_assets import settings, sql
+from profiling_assets import pictures, settings, sql
+from profiling_assets.columns import table_metadata
 from profiling_assets.features import WINDOW_DAYS
-from profiling_assets.metadata import days_label, preview_file
+from profiling_assets.metadata import OWNERS, days_label, preview_file, table_value
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 from profiling_assets.signals import data_signals
 
 # The newest storage format the DuckDB 1.x readers (CLI 1.5 and older 1.3+ clients) accept.
 PUBLISHED_STORAGE_VERSION = "v1.3.0"
+# Days of history the segment-mix picture shows, ending at the run's last day.
+SEGMENT_MIX_DAYS = 30
 
 
 def build_user_profiles(con: duckdb.DuckDBPyConnection, day: str) -> None:
@@ -78,6 +81,9 @@ def published_state(path: Path) -> tuple:
     group_name="profiles",
     kinds={"duckdb", "sql"},
     pool="duckdb",
+    owners=OWNERS,
+    # the daily table; profiles.user_profiles (each user's latest row) has the same columns
+    metadata=table_metadata("profiles.user_profiles_history"),
     check_specs=[
         dg.AssetCheckSpec("one_profile_per_user", asset="user_profiles",
                           description="profiles.user_profiles has one row per user, and the day's "
@@ -109,6 +115,8 @@ def user_profiles(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
         newest = sql.query(con, "select_profiles_newest_state")[0]
         preview = preview_file(con, "preview_user_profiles", day=day)
         segments = sql.query(con, "summarize_profile_segments", day=day)
+        mix_days, mix = pictures.pivot(sql.query(con, "select_profile_segment_mix", day=day,
+                                                 days=SEGMENT_MIX_DAYS))
         inputs = data_signals(con, date.fromisoformat(day) - timedelta(days=WINDOW_DAYS - 1),
                               date.fromisoformat(day))
         filled = sql.run(con, "summarize_profile_columns", day=day)
@@ -128,10 +136,14 @@ def user_profiles(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
         "latest_rows": latest,
         "published_copy": dg.MetadataValue.path(str(path)),
         "published_storage_version": PUBLISHED_STORAGE_VERSION,
-        "segments": dg.MetadataValue.md("\n".join(
-            ["| segment | users | mean lifetime value |", "|---|---|---|"]
-            + [f"| {name} | {users:,} | {ltv:,.2f} |" for name, users, ltv in segments])),
+        "segments": table_value(["segment", "users", "mean lifetime value"], segments,
+                                types={"segment": "string", "users": "int",
+                                       "mean lifetime value": "float"}),
         "empty_columns": ", ".join(empty) or "none",
+        "segment_mix_plot": pictures.stacked_bars(
+            mix_days, {"profiled users": mix},
+            f"user_profiles: segment mix per day, the {SEGMENT_MIX_DAYS} days to {day}", shares=True),
+        **pictures.latest_shares(mix, "segment_share"),
         **inputs.metadata(),
         "preview": preview,
     })

@@ -900,6 +900,16 @@ class Outcome:
     metrics: dict[str, float]   # flat, for the registry
     table: list[list]           # recommender x metrics (outer split)
 
+    def scored(self) -> list[tuple[str, str, float, float]]:
+        """(recommender, role, recall@n, NDCG@n) of every recommender the outer split scored:
+        the baselines first, then the candidates in the order they were evaluated."""
+        names = [*BASELINES, *(name for name in self.outer.metrics if name not in BASELINES)]
+        return [(name, "winner" if name == self.winner else
+                 "strongest baseline" if name == self.strongest_baseline else
+                 "baseline" if name in BASELINES else "candidate",
+                 float(self.outer.metrics[name]["recall"]), float(self.outer.metrics[name]["ndcg"]))
+                for name in names if name in self.outer.metrics]
+
 
 def _label(name: str, slots: dict[str, tuple[int, str]], n: int, rerank: Reranker | None = None) -> str:
     if name == RERANKED and rerank is not None:

@@ -385,46 +385,65 @@ def _load_cursor(raw: str | None) -> dict[str, Any]:
 
 def evaluate(context: dg.SensorEvaluationContext, model: str, job_name: str):
     """One tick of a retrain sensor: a RunRequest for the model's train job, or a SkipReason
-    with the figures behind the decision."""
+    with the figures behind the decision. Either way the tick's log says what it evaluated
+    (the Sensors tab shows it under the tick)."""
+    result, figures = decide(context, model, job_name)
+    context.log.info(tick_line(model, job_name, result, figures))
+    return result
+
+
+def tick_line(model: str, job_name: str, result: dg.RunRequest | dg.SkipReason,
+              figures: str) -> str:
+    """The log line of one tick: what was requested and why, or why nothing, with the
+    figures the decision read."""
+    if isinstance(result, dg.RunRequest):
+        return f"{model}: requesting {job_name} ({result.tags['retrain/reason']}): {figures}"
+    message = result.skip_message or ""
+    return f"{model}: skipped: {message.removeprefix(f'{model}: ')}"
+
+
+def decide(context: dg.SensorEvaluationContext, model: str,
+           job_name: str) -> tuple[dg.RunRequest | dg.SkipReason, str]:
+    """The decision of one tick and the figures behind it (``Assessment.summary``; empty when
+    the warehouse could not be read)."""
     cursor = _load_cursor(context.cursor)
     partitions = sorted(context.instance.get_materialized_partitions(
         dg.AssetKey("cleaned_events")))
     path = settings.warehouse_path()
     if not path.exists():
-        return dg.SkipReason(f"warehouse missing ({path}), retrying")
+        return dg.SkipReason(f"warehouse missing ({path}), retrying"), ""
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as e:   # IOException: a writer holds the lock
-        return dg.SkipReason(f"warehouse busy, retrying ({type(e).__name__})")
+        return dg.SkipReason(f"warehouse busy, retrying ({type(e).__name__})"), ""
     try:
         a = assess(con, model, partitions)
     except duckdb.CatalogException:
-        return dg.SkipReason("warehouse has no model registry yet, retrying")
+        return dg.SkipReason("warehouse has no model registry yet, retrying"), ""
     finally:
         con.close()
 
     cursor["latest_partition"] = a.latest_partition
-    reasons = a.reasons
+    reasons, figures = a.reasons, a.summary()
     if not reasons:
         context.update_cursor(json.dumps(cursor))
-        return dg.SkipReason(f"{model}: {a.summary()}")
+        return dg.SkipReason(f"{model}: {figures}"), figures
     already = [k for k in cursor["fired"] if k.endswith(f":{a.window_key}")]
     if already:
         context.update_cursor(json.dumps(cursor))
         return dg.SkipReason(f"{model}: retrain already requested for this window ({already[0]}); "
-                             f"{a.summary()}")
+                             f"{figures}"), figures
     running = context.instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=list(IN_FLIGHT)),
                                         limit=1)
     if running:
         context.update_cursor(json.dumps(cursor))
         return dg.SkipReason(f"{model}: {', '.join(reasons)}, but run {running[0].run_id} of "
-                             f"{job_name} is still in progress")
+                             f"{job_name} is still in progress; {figures}"), figures
     reason = reasons[0]
     key = a.run_key(reason)
     cursor["fired"] = [*cursor["fired"], key][-CURSOR_KEYS_KEPT:]
     context.update_cursor(json.dumps(cursor))
-    context.log.info(f"{model}: requesting {job_name} ({reason}): {a.summary()}")
-    return dg.RunRequest(run_key=key, tags=a.tags(reason))
+    return dg.RunRequest(run_key=key, tags=a.tags(reason)), figures
 
 
 def build_retrain_sensor(model: str, job_name: str | None = None) -> dg.SensorDefinition:

@@ -8,16 +8,22 @@ one run per job: the assets loop over the run's partition range.
 Before a run takes the warehouse's pool slot, runs of this instance whose process has died
 (killed, crashed, rebooted) are marked failed and their slots given back; while another live
 run holds the slot, the wait is shown, and it ends with a clear message after a time limit.
+
+Each run prints its id and its page in the UI (``PROFILING_UI_URL``); on a terminal a bar
+follows its steps and days (from the per-day lines the assets log), plain lines elsewhere.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -27,6 +33,8 @@ from dagster._core.execution.api import execute_run_iterator
 from dagster._core.remote_origin import RemoteRepositoryOrigin
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 from dagster._core.workspace.load import location_origin_from_module_name
+
+from profiling_assets.terminal import Bar, paint
 
 MODULE = "profiling_assets.definitions"
 LOCATION = "profiling_assets"  # as workspace.yaml and [tool.dagster] name the code location
@@ -47,6 +55,8 @@ telemetry:
   enabled: false
 """
 ACTIVE = [DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.CANCELING]
+# Where `dg dev` serves the UI by default; PROFILING_UI_URL points the printed links elsewhere.
+DEFAULT_UI_URL = "http://127.0.0.1:3000"
 
 
 def say(message: str) -> None:
@@ -65,6 +75,16 @@ def pool_wait_seconds() -> float:
         return float(value)
     except ValueError:
         raise SystemExit(f"PROFILING_POOL_WAIT_SECONDS={value!r} is not a number of seconds") from None
+
+
+def ui_url() -> str:
+    """The UI's base address for links (``PROFILING_UI_URL``, default the `dg dev` address)."""
+    return (os.environ.get("PROFILING_UI_URL") or DEFAULT_UI_URL).rstrip("/")
+
+
+def run_link(run_id: str) -> str:
+    """The run's page in the UI."""
+    return f"{ui_url()}/runs/{run_id}"
 
 
 def instance() -> dg.DagsterInstance:
@@ -206,6 +226,14 @@ def _on_sigterm(signum, frame):
     raise KeyboardInterrupt  # lets Dagster end the run as failed instead of leaving it STARTED
 
 
+def days_between(first: str | None, last: str | None) -> list[str]:
+    """The partition keys (ISO days) first..last; none for a job without partitions."""
+    if first is None:
+        return []
+    start, end = date.fromisoformat(first), date.fromisoformat(last or first)
+    return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+
+
 def launch(inst: dg.DagsterInstance, job_name: str, first: str | None = None,
            last: str | None = None, *, say: Callable[[str], None] = say) -> RunOutcome:
     """Create a run of ``job_name`` (for the day range first..last) with the code location's
@@ -221,17 +249,20 @@ def launch(inst: dg.DagsterInstance, job_name: str, first: str | None = None,
         remote_job_origin=repository_origin().get_job_origin(job_name),
         job_code_origin=recon_job.get_python_origin())
     span = "" if first is None else f" {first}" + (f"..{last}" if last and last != first else "")
-    say(f"  {job_name}{span}: run {run.run_id}")
+    say(f"  {job_name}{span}: run {run.run_id}: {paint(run_link(run.run_id), 'cyan')}")
 
     outcome = RunOutcome(run.run_id, job_name, False, 0.0)
     started = time.perf_counter()
-    step_started: dict[str, float] = {}
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
-        for event in execute_run_iterator(recon_job, run, inst):
-            _follow(event, outcome, step_started, say)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    with Bar(job_name, unit="steps", indent="    ") as bar:
+        follower = RunFollower(outcome, days_between(first, last), len(job_def.nodes), bar, say)
+        # the per-day lines the assets log reach the instance, not the run's event iterator
+        inst.add_event_listener(run.run_id, follower.log)
+        try:
+            for event in execute_run_iterator(recon_job, run, inst):
+                follower.event(event)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     outcome.seconds = time.perf_counter() - started
     final = inst.get_run_by_id(run.run_id)
     outcome.success = final is not None and final.status == DagsterRunStatus.SUCCESS
@@ -240,22 +271,83 @@ def launch(inst: dg.DagsterInstance, job_name: str, first: str | None = None,
     return outcome
 
 
-def _follow(event, outcome: RunOutcome, step_started: dict[str, float],
-            say: Callable[[str], None]) -> None:
-    kind = event.event_type
-    if kind == DagsterEventType.STEP_START:
-        step_started[event.step_key] = time.perf_counter()
-    elif kind == DagsterEventType.ASSET_MATERIALIZATION:
-        mat = event.event_specific_data.materialization
+# A per-day log line of an asset (metadata.day_logger): "2026-10-05: ..." or
+# "2026-10-05 (12/90): ..."; the day is the one just finished. A range label
+# ("2026-10-05..2026-10-16 (12 days): ...") is not a day done.
+DAY_LINE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?: \(\d+/\d+\))?:")
+# ... except a line of progress within the day: text_embeddings' "2026-10-05: encoded
+# 4,096/20,480 texts" moves the bar by that share of the day.
+WITHIN_DAY = re.compile(r"^: encoded ([\d,]+)/([\d,]+) ")
+# A model's fit logs its training steps ("step 120/500: loss 0.412"): a share of the step.
+TRAINING_STEP = re.compile(r"^step ([\d,]+)/([\d,]+):")
+
+
+class RunFollower:
+    """Follows one run for the terminal: a line per step done (with its days and rows per
+    second), skipped outputs, failed and warning checks, and a bar over steps x days.
+
+    Progress within a step comes from the assets' per-day log lines, every day of a month
+    and about a dozen of a longer range: a step that logs none moves the bar when it ends.
+    """
+
+    def __init__(self, outcome: RunOutcome, days: list[str], steps: int, bar: Bar,
+                 say: Callable[[str], None] = say) -> None:
+        self.outcome, self.days, self.steps, self.bar, self.say = outcome, days, steps, bar, say
+        self.day_index = {d: i for i, d in enumerate(days)}
+        self.per_step = max(len(days), 1)
+        self.steps_done = 0
+        self.step: str | None = None
+        self.day_done = 0.0  # days of the running step done, from its per-day log lines
+        self.step_started: dict[str, float] = {}
+        self.step_rows: dict[str, int] = {}
+        bar.set_total(max(steps, 1) * self.per_step)
+        self._show(status="starting")
+
+    # -- the run's events (execute_run_iterator)
+
+    def event(self, event) -> None:
+        kind = event.event_type
+        if kind == DagsterEventType.STEP_START:
+            self.step, self.day_done = event.step_key, 0
+            self.step_started[event.step_key] = time.perf_counter()
+            self._show(status="")
+        elif kind == DagsterEventType.ASSET_MATERIALIZATION:
+            self._materialized(event.event_specific_data.materialization, event.step_key)
+        elif kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE,
+                      DagsterEventType.STEP_SKIPPED):
+            self.steps_done += 1
+            if kind == DagsterEventType.STEP_SUCCESS:
+                self.say(self._step_line(event.step_key))
+            elif kind == DagsterEventType.STEP_FAILURE:
+                self._failed(event)
+            self.step, self.day_done = None, 0
+            self._show(status="")
+        elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
+            self._checked(event.event_specific_data)
+
+    def _materialized(self, mat, step_key: str | None) -> None:
         key = mat.asset_key.to_user_string()
+        first = key not in self.outcome.materialized  # a range repeats it for every day
         skipped = mat.metadata.get("skipped")
-        if skipped and key not in outcome.materialized:  # a range repeats it for every day
-            say(f"    {key}: skipped: {skipped.value}")
-        outcome.materialized.add(key)
-    elif kind == DagsterEventType.STEP_SUCCESS:
-        seconds = time.perf_counter() - step_started.get(event.step_key, time.perf_counter())
-        say(f"    {event.step_key} done in {seconds:.1f}s")
-    elif kind == DagsterEventType.STEP_FAILURE:
+        if skipped and first:
+            self.say(f"    {key}: skipped: {skipped.value}")
+        self.outcome.materialized.add(key)
+        count = mat.metadata.get("dagster/row_count")
+        if first and count is not None and isinstance(count.value, int):
+            self.step_rows[step_key or key] = self.step_rows.get(step_key or key, 0) + count.value
+            self.bar.update(rows=self.bar.rows + count.value)
+
+    def _step_line(self, step_key: str) -> str:
+        seconds = time.perf_counter() - self.step_started.get(step_key, time.perf_counter())
+        rows = self.step_rows.get(step_key)
+        days = f"{len(self.days)} day{'s' if len(self.days) != 1 else ''}" if self.days else ""
+        rows_text = ("" if rows is None else f"{rows:,} rows"
+                     + (f" ({rows / max(seconds, 1e-9):,.0f}/s)" if rows else ""))
+        figures = ", ".join(x for x in (days, rows_text) if x)
+        return (f"    {step_key} {paint('done', 'green')} in {seconds:.1f}s"
+                + (f": {figures}" if figures else "") + f"; {self.steps_done}/{self.steps} steps")
+
+    def _failed(self, event) -> None:
         error = event.event_specific_data.error
         cls = (error.cls_name or "") if error else ""
         # Dagster wraps the asset's own exception: its innermost cause says what went wrong
@@ -266,17 +358,58 @@ def _follow(event, outcome: RunOutcome, step_started: dict[str, float],
         message = message.removeprefix("dagster._core.definitions.events.Failure: ").rstrip(".")
         if "Interrupted" in message.split(":")[0]:
             message = "interrupted (Ctrl-C or SIGTERM); the run is marked failed"
-        outcome.failed_steps.append((event.step_key, cls, message))
-    elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
-        data = event.event_specific_data
-        if not data.passed:
-            name = f"{data.asset_key.to_user_string()}:{data.check_name}"
-            if data.severity == dg.AssetCheckSeverity.WARN:
-                # a warning blocks nothing (a goal missed, a model the data cannot train)
-                said = (data.description or "").split(";")[0][:160]
-                say(f"    check warning: {name}" + (f": {said}" if said else ""))
-            else:
-                say(f"    check failed: {name}")
+        self.outcome.failed_steps.append((event.step_key, cls, message))
+
+    def _checked(self, data) -> None:
+        if data.passed:
+            return
+        name = f"{data.asset_key.to_user_string()}:{data.check_name}"
+        said = (data.description or "").split(";")[0][:160]
+        # a warning blocks nothing (a goal missed, a model the data cannot train)
+        label = (paint("check warning", "yellow") if data.severity == dg.AssetCheckSeverity.WARN
+                 else paint("check failed", "red"))
+        self.say(f"    {label}: {name}" + (f": {said}" if said else ""))
+
+    # -- log lines (an instance event listener; must never break the run)
+
+    def log(self, entry) -> None:
+        # called inside the run's own execution: a progress bar is never worth a failed run
+        with contextlib.suppress(Exception):
+            if entry.dagster_event is not None or entry.step_key != self.step:
+                return
+            message = entry.user_message or ""
+            found = DAY_LINE.match(message)
+            index = self.day_index.get(found.group(1)) if found else None
+            if index is not None:
+                within = WITHIN_DAY.match(message[len(found.group(1)):])
+                self.day_done = index + (_share(within) if within else 1.0)
+            elif (training := TRAINING_STEP.match(message)) and not self.days:
+                self.day_done = _share(training)
+            self._show(status=message)
+
+    def _show(self, *, status: str) -> None:
+        if not self.bar.live:
+            return  # plain output: the step lines say it
+        if self.step is None:
+            where = f"{self.steps_done}/{self.steps} steps done"
+        else:
+            where = f"step {self.steps_done + 1}/{self.steps} {self.step}"
+            if self.days:  # whole days done
+                where += f", day {int(self.day_done)}/{len(self.days)}"
+        self.bar.update(self.steps_done * self.per_step + self.day_done, status=status,
+                        count=where)
+
+
+def _share(found: re.Match) -> float:
+    """done/total of a "done/total" match, at most 1."""
+    done, total = (int(found.group(i).replace(",", "")) for i in (1, 2))
+    return min(done / total, 1.0) if total else 1.0
+
+
+def failure_message(outcome: RunOutcome) -> str:
+    reasons = "; ".join(f"{step}: {message}" for step, _, message in outcome.failed_steps)
+    return (f"{outcome.job_name} failed (run {outcome.run_id}): {reasons or 'see its log'}. "
+            f"Its steps and logs: {run_link(outcome.run_id)} (the UI: `make ui`).")
 
 
 def run_job(inst: dg.DagsterInstance, job_name: str, first: str | None = None,
@@ -286,10 +419,8 @@ def run_job(inst: dg.DagsterInstance, job_name: str, first: str | None = None,
     outcome, not a crash (the version stays a candidate), when ``allow_blocked``."""
     outcome = launch(inst, job_name, first, last, say=say)
     if not outcome.success and not (allow_blocked and outcome.blocked_by_checks):
-        reasons = "; ".join(f"{step}: {message}" for step, _, message in outcome.failed_steps)
-        raise RunFailed(f"{job_name} failed (run {outcome.run_id}): {reasons or 'see its log'}. "
-                        "Its steps and logs are in the UI (`make ui`) under Runs.")
-    say(f"  {job_name} {'done' if outcome.success else 'ended (blocking check failed)'} "
-        f"in {outcome.seconds:.1f}s")
+        raise RunFailed(failure_message(outcome))
+    ended = paint("done", "green") if outcome.success else paint("ended (blocking check failed)",
+                                                                 "yellow")
+    say(f"  {job_name} {ended} in {outcome.seconds:.1f}s")
     return outcome
-

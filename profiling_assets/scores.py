@@ -24,8 +24,9 @@ from sklearn.metrics import roc_curve
 
 from profiling_assets import model_assets, pictures, registry, sql
 from profiling_assets import propensity as P
+from profiling_assets.columns import table_metadata
 from profiling_assets.features import WINDOW_DAYS
-from profiling_assets.metadata import day_logger, days_label, markdown_table, preview_file
+from profiling_assets.metadata import OWNERS, day_logger, days_label, preview_file, table_value
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 from profiling_assets.signals import data_signals
@@ -153,13 +154,11 @@ def evaluation_rows(result: P.TargetResult) -> list[list]:
                 "strongest baseline" if name == result.strongest_baseline else
                 "candidate" if name in P.CANDIDATES else "baseline")
         if t.kind == P.BINARY:
-            rows.append([name, role, f"{m['roc_auc']:.4f}", f"{m['pr_auc']:.4f}",
-                         f"{m['brier']:.4f}" if "brier" in m else "",
-                         f"{m['lift_top_decile']:.2f}",
-                         f"{m['calibration_error']:.4f}" if "calibration_error" in m else ""])
+            rows.append([name, role, m["roc_auc"], m["pr_auc"], m.get("brier"),
+                         m["lift_top_decile"], m.get("calibration_error")])
         else:
-            rows.append([name, role, f"{m['mae']:,.2f}", f"{m['rmse']:,.2f}", f"{m['spearman']:.4f}",
-                         f"{m.get('rmse_skill', 0.0):+.4f}" if name in P.CANDIDATES else ""])
+            rows.append([name, role, m["mae"], m["rmse"], m["spearman"],
+                         m.get("rmse_skill", 0.0) if name in P.CANDIDATES else None])
     return rows
 
 
@@ -173,12 +172,13 @@ def target_metadata(result: P.TargetResult) -> dict[str, Any]:
         meta |= {f"{name}_{k}": dg.MetadataValue.float(m[k])
                  for k in ("roc_auc", "pr_auc", "brier", "lift_top_decile")}
         c = m["confusion"]
-        meta[f"{name}_confusion"] = dg.MetadataValue.md(markdown_table(
+        meta[f"{name}_confusion"] = table_value(
             [f"threshold {m['threshold']:.3f}", "predicted yes", "predicted no"],
-            [["actual yes", c["tp"], c["fn"]], ["actual no", c["fp"], c["tn"]]]))
-        meta[f"{name}_calibration"] = dg.MetadataValue.md(markdown_table(
-            ["decile", "users", "mean predicted", "observed"],
-            [[d, n, f"{pr:.3f}", f"{ob:.3f}"] for d, n, pr, ob in m["calibration"]]))
+            [["actual yes", c["tp"], c["fn"]], ["actual no", c["fp"], c["tn"]]],
+            types={"predicted yes": "int", "predicted no": "int"})
+        meta[f"{name}_calibration"] = table_value(
+            ["decile", "users", "mean predicted", "observed"], m["calibration"],
+            types={"decile": "int", "users": "int", "mean predicted": "float", "observed": "float"})
         meta[f"{name}_calibration_plot"] = pictures.calibration_plot(
             m["calibration"], f"{name}: calibration ({result.winner})")
         curves = {}
@@ -189,11 +189,13 @@ def target_metadata(result: P.TargetResult) -> dict[str, Any]:
     else:
         header = ["scorer", "role", "MAE", "RMSE", "Spearman", "RMSE skill vs last 90 days"]
         meta |= {f"{name}_{k}": dg.MetadataValue.float(m[k]) for k in ("mae", "rmse", "spearman")}
-    meta[f"{name}_evaluation"] = dg.MetadataValue.md(markdown_table(header, evaluation_rows(result)))
-    meta[f"{name}_importance"] = dg.MetadataValue.md(markdown_table(
+    meta[f"{name}_evaluation"] = table_value(header, evaluation_rows(result),
+                                             types=dict.fromkeys(header[2:], "float"))
+    meta[f"{name}_importance"] = table_value(
         ["feature", f"mean |contribution| to {t.noun}"],
-        [[P.FEATURE_LABELS.get(f, f), f"{v:.4f}"] for f, v in
-         sorted(result.importance.items(), key=lambda kv: -kv[1])[:12]]))
+        [[P.FEATURE_LABELS.get(f, f), v] for f, v in
+         sorted(result.importance.items(), key=lambda kv: -kv[1])[:12]],
+        types={f"mean |contribution| to {t.noun}": "float"})
     return meta
 
 
@@ -215,6 +217,7 @@ def load_target(version: registry.ModelVersion) -> P.Model:
     group_name="scores",
     tags={"role": "model"},
     kinds={"tensorflow", "scikitlearn", "duckdb"},
+    owners=OWNERS,
     check_specs=[
         dg.AssetCheckSpec(check_name(t), asset="propensity_model", blocking=True,
                           description=(f"{t}: on the validation cutoff, the best candidate "
@@ -324,14 +327,16 @@ def propensity_model(context: dg.AssetExecutionContext, config: PropensityModelC
                              "demo_goal": GOAL_ROC_AUC["demo"],
                              "met_on_demo_terms": auc >= GOAL_ROC_AUC["demo"] and auc >= lr}
     yield dg.MaterializeResult(metadata={
-        "targets": dg.MetadataValue.md(markdown_table(
-            ["target", "window", "winner", "headline", "strongest baseline", "version", "status"],
-            [[t, f"{r.window} days", r.winner,
-              (f"ROC-AUC {r.headline['roc_auc']:.4f}" if P.TARGETS[t].kind == P.BINARY
-               else f"RMSE {r.headline['rmse']:,.2f}"),
+        # a refused target: no figures, its reason as the status
+        "targets": table_value(
+            ["target", "window days", "winner", "measure", "value", "strongest baseline", "version",
+             "status"],
+            [[t, r.window, r.winner, *(("ROC-AUC", r.headline["roc_auc"]) if P.TARGETS[t].kind == P.BINARY
+                                      else ("RMSE", r.headline["rmse"])),
               r.strongest_baseline, verdicts[t].version, verdicts[t].status]
-             for t, r in results.items()] + [[t, "", "not trained", w, "", "", ""] for t, w in refused.items()],
-            max_width=200)),
+             for t, r in results.items()]
+            + [[t, None, None, None, None, None, None, f"not trained: {w}"] for t, w in refused.items()],
+            types={"window days": "int", "value": "float"}),
         "status": ", ".join(f"{t}: {v.status}" for t, v in verdicts.items()),
         "refused": dg.MetadataValue.json(refused) if refused else "none",
         "churn_definition": definition,
@@ -431,6 +436,8 @@ def production_models(con: duckdb.DuckDBPyConnection, cache: dict) -> tuple[dict
     group_name="scores",
     kinds={"scikitlearn", "duckdb"},
     pool="duckdb",
+    owners=OWNERS,
+    metadata=table_metadata("ml.user_scores"),
 )
 def user_scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
     """ml.user_scores: for every user of the day's features.user_features, the production
@@ -459,7 +466,7 @@ def user_scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource) ->
             con.unregister("new_user_scores")
         scored = {t: int(pd.notna(table[P.TARGETS[t].column].to_numpy(zero_copy_only=False)).sum())
                   for t in P.TARGETS}
-        per_day.append([key, len(features), *scored.values(), f"{seconds:.1f}"])
+        per_day.append([key, len(features), *scored.values(), seconds])
         log(key, f"{len(features):,} users; scored " + ", ".join(f"{t} {n:,}" for t, n in scored.items()))
     with warehouse.get_connection() as con:
         preview = preview_file(con, "preview_user_scores", day=days[-1])
@@ -480,7 +487,7 @@ def user_scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource) ->
         "mean_purchase_propensity": _round(summary["mean_purchase_propensity"]),
         "mean_churn_risk": _round(summary["mean_churn_risk"]),
         "total_expected_spend": _round(summary["total_expected_spend"], 2),
-        "per_day": dg.MetadataValue.md(markdown_table(
-            ["day", "users", *(f"scored {t}" for t in P.TARGETS), "seconds"], per_day)),
+        "per_day": table_value(["day", "users", *(f"scored {t}" for t in P.TARGETS), "seconds"],
+                               per_day, types={"seconds": "float"}),
         "preview": preview,
     })

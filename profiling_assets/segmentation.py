@@ -494,6 +494,23 @@ def fit_segments(inputs: Inputs, cfg: Params, previous: "LoadedSegments | None" 
                sizes, silhouette, k_scores, dist, next_id, info)
 
 
+def projection(fit: Fit, inputs: Inputs, sample: int = 5000, seed: int = 0
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The fitted users in two dimensions, for a picture: a PCA of the clustering space over
+    a fixed random sample of at most ``sample`` of them. Returns (coordinates, the sampled
+    users' rows in ``inputs``, the two components' explained variance ratios)."""
+    n = len(inputs.users)
+    rows = np.sort(np.random.default_rng(seed).choice(n, size=min(n, sample), replace=False))
+    subset = Inputs(inputs.users[rows], inputs.behaviour.iloc[rows].reset_index(drop=True),
+                    inputs.display.iloc[rows].reset_index(drop=True), inputs.factors[rows],
+                    inputs.text[rows])
+    X = fit.space.transform(subset)
+    if len(rows) < 2 or X.shape[1] < 2:
+        return np.zeros((0, 2)), rows[:0], np.zeros(2)
+    pca = PCA(n_components=2, random_state=seed).fit(X)
+    return pca.transform(X), rows, pca.explained_variance_ratio_
+
+
 # --------------------------------------------------------------------------- assignment
 
 

@@ -18,9 +18,10 @@ import pandas as pd
 import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 
-from profiling_assets import model_assets, registry, sql
+from profiling_assets import model_assets, pictures, registry, sql
+from profiling_assets.columns import table_metadata
 from profiling_assets.features import WINDOW_DAYS
-from profiling_assets.metadata import day_logger, days_label, markdown_table, preview_file
+from profiling_assets.metadata import OWNERS, day_logger, days_label, preview_file, table_value
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 from profiling_assets.segmentation import (
@@ -30,6 +31,7 @@ from profiling_assets.segmentation import (
     assign,
     fit_segments,
     load_model,
+    projection,
     read_inputs,
     save_model,
     well_formed,
@@ -62,9 +64,9 @@ class SegmentModelConfig(dg.Config):
     seed: int = Params.seed
 
 
-def _archetype_table(crosstab: pd.DataFrame) -> str:
-    return markdown_table(["segment", *crosstab.columns],
-                          [[s, *row] for s, row in zip(crosstab.index, crosstab.values.tolist(), strict=True)])
+def _archetype_table(crosstab: pd.DataFrame) -> dg.TableMetadataValue:
+    return table_value(["segment", *map(str, crosstab.columns)],
+                       [[s, *row] for s, row in zip(crosstab.index, crosstab.values.tolist(), strict=True)])
 
 
 # --------------------------------------------------------------------------- segment_model
@@ -80,6 +82,9 @@ def _text_version(con: duckdb.DuckDBPyConnection, day: date) -> str | None:
     group_name="segments",
     tags={"role": "model"},
     kinds={"scikitlearn", "duckdb"},
+    owners=OWNERS,
+    # the table it writes beside its registry version: one row per segment
+    metadata=table_metadata("ml.segments"),
     check_specs=[
         dg.AssetCheckSpec("segments_well_formed", asset="segment_model", blocking=True,
                           description="Every segment holds at least min_segment_users users and "
@@ -153,24 +158,26 @@ def segment_model(context: dg.AssetExecutionContext, config: SegmentModelConfig,
             write_rows=write_segments)
 
     order = np.argsort(fit.segment_ids)
-    table = [[fit.segment_ids[i], fit.names[i], int(fit.sizes[i]), f"{fit.sizes[i] / n:.1%}",
-              "new" if fit.match_distances[i] is None else f"{fit.match_distances[i]:.2f}",
-              fit.descriptions[i]] for i in order]
+    table = [[fit.segment_ids[i], fit.names[i], int(fit.sizes[i]), fit.sizes[i] / n,
+              fit.match_distances[i], fit.descriptions[i]] for i in order]
     no_factors = n - int(inputs.has_factors.sum())
     no_text = n - int(inputs.has_text.sum())
+    xy, sampled, explained = projection(fit, inputs, sample=5000, seed=config.seed)
     yield dg.MaterializeResult(metadata={
         **verdict.metadata(),
         "feature_date": day.isoformat(),
         "dagster/row_count": len(fit.sizes),
         "users": n, "k": len(fit.sizes),
         "silhouette": dg.MetadataValue.float(fit.silhouette),
-        "silhouette_by_k": dg.MetadataValue.md(markdown_table(
-            ["k", "silhouette"], [[k, f"{s:.4f}"] for k, s in fit.k_scores.items()])),
-        "segments": dg.MetadataValue.md(markdown_table(
-            ["id", "name", "users", "share", "match distance", "description"], table, max_width=140)),
+        "silhouette_by_k": table_value(["k", "silhouette"], list(fit.k_scores.items()),
+                                       types={"k": "int", "silhouette": "float"}),
+        # match distance: to the previous version's segment it took the id of; empty: new
+        "segments": table_value(
+            ["id", "name", "users", "share", "match distance", "description"], table,
+            types={"id": "int", "users": "int", "share": "float", "match distance": "float"}),
         "ari_vs_archetypes": (dg.MetadataValue.float(agreement["ari"]) if agreement
                               else dg.MetadataValue.text("no ground truth")),
-        "archetypes_by_segment": (dg.MetadataValue.md(_archetype_table(agreement["crosstab"])) if agreement
+        "archetypes_by_segment": (_archetype_table(agreement["crosstab"]) if agreement
                                   else dg.MetadataValue.text("no ground truth")),
         "blocks": dg.MetadataValue.json({
             "behaviour": {"features": list(FEATURES), "weight": config.behaviour_weight},
@@ -185,6 +192,22 @@ def segment_model(context: dg.AssetExecutionContext, config: SegmentModelConfig,
         **signals.metadata(),
         "previous_version": previous.version if previous else "none",
         "fit_seconds": round(fit_seconds, 2),
+        "segment_sizes_plot": pictures.bar_chart(
+            [labels[i] for i in order], {"users": [int(fit.sizes[i]) for i in order]},
+            f"segment_model: users per segment ({n:,} users of {day})", value_format="{:,.0f}"),
+        "silhouette_plot": pictures.line_chart(
+            {"silhouette": (list(fit.k_scores), list(fit.k_scores.values()))},
+            "segment_model: silhouette by k", xlabel="k (segments)", ylabel="silhouette",
+            markers=True, vlines={f"chosen k = {len(fit.sizes)}": len(fit.sizes)},
+            hlines={"promotion floor": config.min_silhouette}),
+        "projection_plot": pictures.scatter(
+            xy, labels[fit.labels[sampled]],
+            f"segment_model: PCA of the clustering space ({len(sampled):,} of {n:,} users)",
+            xlabel=f"PC1 ({explained[0]:.0%} of variance)", ylabel=f"PC2 ({explained[1]:.0%})"),
+        **{f"silhouette_k{k}": dg.MetadataValue.float(v) for k, v in fit.k_scores.items()},
+        **{f"segment_{fit.segment_ids[i]}_users": dg.MetadataValue.int(int(fit.sizes[i]))
+           for i in order},
+        "projection_explained_variance": dg.MetadataValue.float(float(explained.sum())),
     })
     yield from verdict.check_results()
 
@@ -199,6 +222,8 @@ def segment_model(context: dg.AssetExecutionContext, config: SegmentModelConfig,
     group_name="segments",
     kinds={"numpy", "duckdb"},
     pool="duckdb",
+    owners=OWNERS,
+    metadata=table_metadata("ml.user_segments"),
 )
 def user_segments(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
     """ml.user_segments: every user of the day's features.user_features assigned to the
@@ -232,7 +257,7 @@ def user_segments(context: dg.AssetExecutionContext, warehouse: DuckDBResource) 
         n = len(inputs.users)
         missing_f = n - int(inputs.has_factors.sum()) if len(model.space.factor_mean) else None
         missing_t = n - int(inputs.has_text.sum()) if len(model.space.text_scale) else None
-        per_day.append([key, n, f"{confidence.mean():.3f}" if n else "-", missing_f, missing_t])
+        per_day.append([key, n, float(confidence.mean()) if n else None, missing_f, missing_t])
         log(key, f"{n:,} users assigned with {model.version}")
     with warehouse.get_connection() as con:
         counts = sql.query(con, "summarize_user_segments", day=days[-1])
@@ -244,10 +269,11 @@ def user_segments(context: dg.AssetExecutionContext, warehouse: DuckDBResource) 
         "dagster/row_count": sum(r[1] for r in per_day),
         "users": last[1],
         "mean_confidence": dg.MetadataValue.float(float(last[2]) if last[1] else 0.0),
-        "per_segment": dg.MetadataValue.md(markdown_table(
-            ["id", "name", "users", "mean confidence"], counts)),
-        "per_day": dg.MetadataValue.md(markdown_table(
+        "per_segment": table_value(["id", "name", "users", "mean confidence"], counts,
+                                   types={"mean confidence": "float"}),
+        "per_day": table_value(
             ["day", "users", "mean confidence", "without factors (zeros)", "without text (zeros)"],
-            per_day)),
+            per_day, types={"mean confidence": "float", "without factors (zeros)": "int",
+                            "without text (zeros)": "int"}),
         "preview": preview,
     })

@@ -42,6 +42,8 @@ from typing import Any
 
 import numpy as np
 
+from profiling_assets.terminal import Bar, report
+
 # --------------------------------------------------------------------------- vocabulary
 
 # Per category: vocabulary for titles, descriptions, searches and reviews; brands (most
@@ -1285,6 +1287,8 @@ def generate(data_dir: Path, *, users: int = 2000, products: int = 300, days: in
 
     events_per_day, if given, scales activity so that each day holds about that many lines;
     otherwise an active user averages about 8 events a day.
+
+    progress gets a line per day; a ``terminal.Bar`` moves on a day at a time with it.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
@@ -1328,11 +1332,11 @@ def generate(data_dir: Path, *, users: int = 2000, products: int = 300, days: in
         finally:
             writer.close()
         summary["days"].append(counts)
-        if progress:
-            dirty = sum(counts[k] for k in DIRT_KINDS)
-            progress(f"{day}: {counts['lines']:,} lines ({counts['clean_events']:,} clean, "
-                     f"{counts['bot_events']:,} bot, {dirty:,} dirty) "
-                     f"in {time.perf_counter() - started:.1f}s")
+        dirty = sum(counts[k] for k in DIRT_KINDS)
+        report(progress, f"{day}: {counts['lines']:,} lines ({counts['clean_events']:,} clean, "
+                         f"{counts['bot_events']:,} bot, {dirty:,} dirty) "
+                         f"in {time.perf_counter() - started:.1f}s",
+               advance=1, rows=counts["lines"])
     truth = data_dir / "ground_truth" / "summary.json"
     truth.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
@@ -1864,10 +1868,12 @@ def generate_orders(data_dir: Path, *, users: int = 4000, products: int = 3500, 
                 month[k] = month.get(k, 0) + counts[k]
             month["open"] = month.get("open", 0) + 1
         last_of_month = index == days - 1 or calendar[index + 1].month != day.month
-        if progress and last_of_month:
-            progress(f"{day:%Y-%m}: {month.get('open', 0)} trading days, "
-                     f"{month.get('lines', 0):,} lines ({month.get('returns', 0):,} returns, "
-                     f"{month.get('missing_user', 0):,} without customer)")
+        # a closed day is a day of the calendar done too
+        report(progress, advance=1, rows=summary["days"][-1]["lines"] if is_open[index] else 0)
+        if last_of_month:
+            report(progress, f"{day:%Y-%m}: {month.get('open', 0)} trading days, "
+                             f"{month.get('lines', 0):,} lines ({month.get('returns', 0):,} "
+                             f"returns, {month.get('missing_user', 0):,} without customer)")
         if last_of_month:
             month = {}
     reached = sum(d["lines"] for d in summary["days"]) / max(len(summary["days"]), 1)
@@ -1928,14 +1934,14 @@ def _cmd_generate(args: argparse.Namespace) -> None:
         raise SystemExit(f"generate: --dirt-scale must be 0 or more, not {args.dirt_scale}")
     started = time.perf_counter()
     try:
-        summary = generate(
-            data_dir, users=args.users, products=args.products, days=args.days,
-            start=_cli_date("--start", args.start), seed=args.seed,
-            dirt=DirtRates().scaled(1.0 if args.dirt_scale is None else args.dirt_scale),
-            events_per_day=args.events_per_day,
-            fmt=args.format, progress=lambda msg: print("  " + msg, flush=True),
-            drift_from=_cli_date("--drift-from", args.drift_from) if args.drift_from else None,
-        )
+        with Bar("generate", args.days, unit="days", rows_label="lines") as bar:
+            summary = generate(
+                data_dir, users=args.users, products=args.products, days=args.days,
+                start=_cli_date("--start", args.start), seed=args.seed,
+                dirt=DirtRates().scaled(1.0 if args.dirt_scale is None else args.dirt_scale),
+                events_per_day=args.events_per_day, fmt=args.format, progress=bar,
+                drift_from=_cli_date("--drift-from", args.drift_from) if args.drift_from else None,
+            )
     except ValueError as exc:  # bad option values: a message, not a traceback
         raise SystemExit(f"generate: {exc}") from None
     seconds = time.perf_counter() - started
@@ -1955,11 +1961,12 @@ def _generate_orders_command(args: argparse.Namespace, data_dir: Path) -> None:
     closed = "sat" if args.closed_weekdays is None else args.closed_weekdays
     started = time.perf_counter()
     try:
-        summary = generate_orders(
-            data_dir, users=args.users, products=args.products, days=args.days,
-            start=_cli_date("--start", args.start), seed=args.seed,
-            events_per_day=args.events_per_day, fmt=args.format, closed_weekdays=closed,
-            progress=lambda msg: print("  " + msg, flush=True))
+        with Bar("generate", args.days, unit="days", rows_label="lines") as bar:
+            summary = generate_orders(
+                data_dir, users=args.users, products=args.products, days=args.days,
+                start=_cli_date("--start", args.start), seed=args.seed,
+                events_per_day=args.events_per_day, fmt=args.format, closed_weekdays=closed,
+                progress=bar)
     except ValueError as exc:  # bad option values: a message, not a traceback
         raise SystemExit(f"generate: {exc}") from None
     seconds = time.perf_counter() - started
@@ -1999,7 +2006,8 @@ def register_cli(subparsers: Any) -> None:
     parser.add_argument("--start", default=None,
                         help="first day, YYYY-MM-DD (default: demo data ends yesterday, UTC; "
                              f"{CLI_DEFAULTS['orders']['start']} for orders)")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7,
+                        help="random seed: the same seed and options write the same files")
     parser.add_argument("--events-per-day", type=_positive(), default=None,
                         help="scale activity so that each day holds about this many lines "
                              "(demo default: about 8 events per active user; orders: the mean "

@@ -18,7 +18,8 @@ import pyarrow as pa
 import scipy.sparse as sp
 from dagster_duckdb import DuckDBResource
 
-from profiling_assets import model_assets, registry, sql
+from profiling_assets import model_assets, pictures, registry, sql
+from profiling_assets.columns import table_metadata
 from profiling_assets.encoder import (
     EncodeStats,
     TextEncoder,
@@ -26,7 +27,7 @@ from profiling_assets.encoder import (
     max_length_of,
     normalize_text,
 )
-from profiling_assets.metadata import day_logger, markdown_table, preview_file
+from profiling_assets.metadata import OWNERS, day_logger, preview_file, table_value
 from profiling_assets.partitions import daily_backfill_policy, daily_partitions
 from profiling_assets.resources import transaction
 from profiling_assets.signals import data_signals
@@ -108,9 +109,9 @@ def _evaluation_rows(sizes: dict[str, int], frozen: dict, tuned: dict, productio
                             for k in RECALL_AT) if task == PAIR_TASK else
                   f"accuracy {f.get('accuracy', 0):.3f}→{t.get('accuracy', 0):.3f}; head macro-F1 "
                   f"{_fmt(heads.get(task, {}).get('macro_f1'))}")
-        rows.append([task, n, f"{n / total:.2f}", measure, _fmt(f.get("score")),
-                     _fmt(t.get("score")), _fmt(t.get("score", 0) - f.get("score", 0)),
-                     _fmt(p.get("score")) if production else "", detail])
+        rows.append([task, n, n / total, measure, f.get("score"), t.get("score"),
+                     t.get("score", 0) - f.get("score", 0), p.get("score") if production else None,
+                     detail])
     return rows
 
 
@@ -119,6 +120,7 @@ def _evaluation_rows(sizes: dict[str, int], frozen: dict, tuned: dict, productio
     group_name="text",
     tags={"role": "model"},
     kinds={"tensorflow", "duckdb"},
+    owners=OWNERS,
     check_specs=[
         dg.AssetCheckSpec("beats_frozen", asset="text_encoder", blocking=True,
                           description="On held-out data, the fine-tuned encoder scores higher than "
@@ -276,12 +278,13 @@ def text_encoder(context: dg.AssetExecutionContext, config: TextEncoderConfig,
             dg.MetadataValue.float(frozen[PAIR_TASK][f"recall_at_{k}"])
             for k in RECALL_AT} if PAIR_TASK in frozen else {}),
         "pair_split": ex.pair_split,
-        "evaluation": dg.MetadataValue.md(markdown_table(
+        "evaluation": table_value(
             ["task", "held out", "weight", "measure", "frozen", "fine-tuned", "gain",
              "production", "detail"],
-            _evaluation_rows(sizes, frozen, tuned, production_metrics, heads))),
-        "examples": dg.MetadataValue.md(markdown_table(
-            ["task", "source", "train", "held out"], example_rows)),
+            _evaluation_rows(sizes, frozen, tuned, production_metrics, heads),
+            types=dict.fromkeys(["weight", "frozen", "fine-tuned", "gain", "production"], "float")),
+        "examples": table_value(["task", "source", "train", "held out"], example_rows,
+                                types={"train": "int", "held out": "int"}),
         "sample_budgets": dg.MetadataValue.json(ex.budgets),
         "loss_first_steps": fit.first_steps_loss,
         "loss_last_steps": fit.last_steps_loss,
@@ -292,6 +295,13 @@ def text_encoder(context: dg.AssetExecutionContext, config: TextEncoderConfig,
         "fit_seconds": round(fit.seconds, 1),
         "seconds_per_1k_examples": round(metrics["seconds_per_1k_examples"], 1),
         "empty_texts_dropped": ex.dropped.get("empty_texts", 0),
+        "loss_plot": pictures.line_chart(fit.loss_curves(), "text_encoder: training loss per step",
+                                         xlabel="step", ylabel="loss", smooth=True),
+        **{f"{task}_confusion_plot": pictures.confusion_matrix(
+            y, pred, ex.labels[task], f"{task}: held-out confusion of the fine-tuned encoder's probe")
+           for task, (y, pred) in out.predictions.items()},
+        **{f"{task}_{k}": dg.MetadataValue.float(tuned[task][k])
+           for task in out.predictions for k in ("macro_f1", "accuracy")},
     })
     yield from verdict.check_results()
     yield dg.AssetCheckResult(
@@ -334,6 +344,8 @@ def _embeddings_table(hashes: list[str], kinds: list[str], texts: list[str], tok
     group_name="text",
     kinds={"tensorflow", "duckdb"},
     pool="duckdb",
+    owners=OWNERS,
+    metadata=table_metadata("ml.text_embeddings"),
 )
 def text_embeddings(context: dg.AssetExecutionContext, config: TextEmbeddingsConfig,
                     warehouse: DuckDBResource) -> dg.MaterializeResult:
@@ -389,7 +401,7 @@ def text_embeddings(context: dg.AssetExecutionContext, config: TextEmbeddingsCon
         totals.texts += stats.texts
         totals.seconds += stats.seconds
         per_day.append([day, len(occ), len(distinct), len(distinct) - len(todo), len(todo), empty,
-                        f"{stats.texts_per_second:,.0f}"])
+                        stats.texts_per_second])
         log(day, f"{len(distinct):,} distinct texts, {len(distinct) - len(todo):,} "
                          f"cached, {len(todo):,} encoded, {empty} empty")
     seen = sum(r[2] for r in per_day)
@@ -405,9 +417,9 @@ def text_embeddings(context: dg.AssetExecutionContext, config: TextEmbeddingsCon
         "texts_per_second": round(totals.texts_per_second, 1),
         "empty_texts_skipped": sum(r[5] for r in per_day),
         "dagster/row_count": sum(r[1] for r in per_day),
-        "per_day": dg.MetadataValue.md(markdown_table(
+        "per_day": table_value(
             ["day", "occurrences", "distinct texts", "cache hits", "encoded", "empty", "texts/s"],
-            per_day)),
+            per_day, types={"texts/s": "float"}),
     })
 
 
@@ -607,6 +619,8 @@ def _prototypes(protos_df: pd.DataFrame, hashes: pd.Index,
     group_name="text",
     kinds={"duckdb"},
     pool="duckdb",
+    owners=OWNERS,
+    metadata=table_metadata("ml.user_text_profile"),
 )
 def user_text_profile(context: dg.AssetExecutionContext, config: UserTextProfileConfig,
                       warehouse: DuckDBResource) -> dg.MaterializeResult:
@@ -638,7 +652,7 @@ def user_text_profile(context: dg.AssetExecutionContext, config: UserTextProfile
         "half_life_days": config.half_life_days,
         "interest_source": ", ".join(sources),
         "interest_prototypes": dg.MetadataValue.json(out["prototype_names"][:MAX_CLUSTERS]),
-        "per_day": dg.MetadataValue.md(markdown_table(
-            ["day", "users", "user-text pairs", "interest source", "prototypes"], per_day)),
+        "per_day": table_value(
+            ["day", "users", "user-text pairs", "interest source", "prototypes"], per_day),
         "preview": preview,
     })

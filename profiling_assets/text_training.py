@@ -40,6 +40,7 @@ from profiling_assets.encoder import (
 
 TASKS = ("category", "rating_band")   # classification tasks
 PAIR_TASK = "pairs"                   # the contrastive task
+OBJECTIVES = {"class": "classification heads", "pair": "pairs (contrastive)"}  # fit's step kinds
 HEADS_FILE = "heads.npz"
 LABELS_FILE = "labels.json"
 SENTENCE_CONFIG = "sentence_bert_config.json"
@@ -424,6 +425,16 @@ class FitResult:
     pair_first_loss: float = float("nan")    # the contrastive objective's own first/last steps
     pair_last_loss: float = float("nan")
     pair_steps: int = 0
+    step_losses: list[tuple[str, float]] = field(default_factory=list)  # (objective, loss) per step
+
+    def loss_curves(self) -> dict[str, tuple[list[int], list[float]]]:
+        """Per objective, (step numbers, losses): the loss-per-step picture."""
+        curves: dict[str, tuple[list[int], list[float]]] = {}
+        for step, (kind, loss) in enumerate(self.step_losses, start=1):
+            steps, losses = curves.setdefault(OBJECTIVES.get(kind, kind), ([], []))
+            steps.append(step)
+            losses.append(loss)
+        return curves
 
 
 def _ends(history: list[float]) -> tuple[float, float]:
@@ -575,7 +586,7 @@ class FineTuner:
 
         started, done = time.perf_counter(), 0
         history: dict[str, list[float]] = {"class": [], "pair": []}
-        epoch_losses = []
+        epoch_losses, trace = [], []
         for _ in range(epochs):
             order, pair_order = rng.permutation(len(texts)), rng.permutation(len(pa))
             schedule = rng.permutation(["class"] * class_batches + ["pair"] * pair_batches)
@@ -601,6 +612,7 @@ class FineTuner:
                                            tf.constant(ids_b), tf.constant(mask_b),
                                            tf.constant(skip_ab), tf.constant(skip_ba)))
                 history[kind].append(loss)
+                trace.append((kind, loss))
                 losses.append(loss)
                 done += 1
                 if progress is not None:
@@ -610,7 +622,7 @@ class FineTuner:
         first, last = _ends(history["class"] or history["pair"])
         pair_first, pair_last = _ends(history["pair"])
         return FitResult(epoch_losses, first, last, done, time.perf_counter() - started,
-                         self.device, self.gpu, pair_first, pair_last, len(history["pair"]))
+                         self.device, self.gpu, pair_first, pair_last, len(history["pair"]), trace)
 
     def vectors(self, texts: list[str], batch_size: int = 128) -> np.ndarray:
         """L2-normalised pooled vectors, as the saved encoder will produce them."""
@@ -673,6 +685,9 @@ class Outcome:
     saved_max_length: int
     sizes: dict[str, int]
     gain_interval: tuple[float, float] = (float("nan"), float("nan"))  # 90%, paired bootstrap
+    # per classification task, the held-out (true, predicted) label indexes of the fine-tuned
+    # encoder's probe: what its macro-F1 is computed on (the confusion-matrix picture)
+    predictions: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
     def gain(self) -> float:
@@ -720,4 +735,4 @@ def fine_tune_and_score(ex: Examples, *, write: Callable[[Callable[[Path], objec
     sizes = ex.heldout_sizes()
     interval = gain_interval(tuned_items, frozen_items, sizes, seed=seed)
     return Outcome(max_length, spread, frozen, tuned, heads, fit, path, saved.max_length,
-                   sizes, interval)
+                   sizes, interval, {t: v for t, v in tuned_items.items() if isinstance(v, tuple)})

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import dagster as dg
 import duckdb
 import pytest
+from images import assert_pictures
 from tables import assert_same_rows
 
 from profiling_assets import cleaning, features, ingest, profiles, synthetic
@@ -59,6 +60,11 @@ def test_closed_day_is_an_empty_partition_and_profiles_match_a_from_scratch_comp
     assert dg.materialize(ASSETS, selection=["raw_users", "raw_products"], instance=instance,
                           resources={"warehouse": warehouse_resource()}).success
     result = materialize(instance, DAILY, DAYS[0], DAYS[-1])
+    # the segment mix per day as a picture and the newest day's shares as numbers (no segment
+    # model in this chain: every profile is unsegmented)
+    profile_meta = result.asset_materializations_for_node("user_profiles")[0].metadata
+    assert_pictures(profile_meta, "segment_mix_plot")
+    assert profile_meta["segment_share_no_segment"].value == 1.0
 
     # the closed day is a materialized partition of every daily asset, with zero raw rows
     for key in DAILY:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from images import assert_floats, assert_pictures
 
 from profiling_assets import factorization as F
 from profiling_assets import factors, features, registry
@@ -247,7 +248,17 @@ def test_pipeline_fits_promotes_folds_in_and_recommends_to_every_profiled_user(d
     assert meta["recall_at_10"].value > meta["strongest_baseline_recall_at_10"].value
     assert checks["beats_strongest_baseline"].passed, checks["beats_strongest_baseline"].description
     version, winner = meta["version"].value, meta["winner"].value
-    assert "recommender" in meta["evaluation"].value and "days" in meta["window_chosen"].value
+    evaluation = meta["evaluation"].value
+    assert [c.name for c in evaluation.schema.columns] == R.TABLE_HEADER
+    assert all(isinstance(r.data["recall@10"], float) for r in evaluation.records)
+    assert "days" in meta["window_chosen"].value
+    # pictures: recall@10 and NDCG@10 of every recommender, the window's interactions per day;
+    # the numbers behind the bars as floats
+    assert_pictures(meta, "recommenders_plot", "window_plot")
+    assert_floats(meta, *(f"{who}_{what}_at_10" for who in ("svd", "als", "item_knn", *R.BASELINES)
+                          for what in ("recall", "ndcg")))
+    assert meta[f"{winner}_recall_at_10"].value == meta["recall_at_10"].value
+    assert meta["window_events"].value > 0
 
     # a version that misses the floor stays a candidate; production does not move
     _, failing = _fit(resources, instance, min_recall_at_10=1.0)

@@ -98,3 +98,5 @@ def test_summary_explains_each_quarantine_reason(data_dir, capsys):
     for reason in reasons:
         assert f"quarantined {reason}: " in out
     assert "robots, scrapers" in out
+    # the totals: where every line went, in shares
+    assert "1 day(s), " in out and "accepted (" in out and "of the accepted, " in out

@@ -5,6 +5,7 @@ from datetime import date
 import dagster as dg
 import duckdb
 import pytest
+from images import assert_floats, assert_pictures
 
 from profiling_assets import synthetic
 
@@ -56,6 +57,12 @@ def test_daily_chain_materializes_two_demo_days(data_dir, demo_days):
         assert checks and all(c.passed for c in checks), [c.check_name for c in checks if not c.passed]
         raw_meta = result.asset_materializations_for_node("raw_events")[0].metadata
         assert raw_meta["lines_read"].value == raw_meta["accepted"].value + raw_meta["rejected"].value
+        # the day's lines as a picture, and the rejections as numbers Dagster can chart
+        assert_pictures(raw_meta, "lines_plot")
+        assert_floats(raw_meta, "rejected_share")
+        by_reason = {k: v.value for k, v in raw_meta.items() if k.startswith("rejected_")
+                     and k not in ("rejected_share", "rejected_by_reason")}
+        assert by_reason and sum(by_reason.values()) == raw_meta["rejected"].value
 
     planted = {d["date"]: d for d in demo_days["days"]}
     with duckdb.connect(str(data_dir / "warehouse" / "test.duckdb"), read_only=True) as con:

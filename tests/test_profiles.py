@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from profiling_assets import profiles
+from profiling_assets import profiles, sql
 from profiling_assets.resources import prepare_connection
 
 DEFAULTS = {"DATE": date(2026, 10, 1), "VARCHAR": "", "INTEGER": 0, "DOUBLE": 0.0,
@@ -98,6 +98,11 @@ def test_crafted_user_profile(con):
     history = con.execute("SELECT profile_date, lifetime_value FROM profiles.user_profiles_history "
                           "ORDER BY 1").fetchall()
     assert history == [(date(2026, 10, 1), 100.0), (date(2026, 10, 2), 125.0)]
+    # the segment mix the user_profiles picture draws: users per day and segment in the window
+    assert sql.query(con, "select_profile_segment_mix", day="2026-10-02", days=30) == [
+        (date(2026, 10, 1), "(no segment)", 1), (date(2026, 10, 2), "Bargain hunters", 1)]
+    assert sql.query(con, "select_profile_segment_mix", day="2026-10-02", days=1) == [
+        (date(2026, 10, 2), "Bargain hunters", 1)]
     # rebuilding an older day leaves the newer latest row alone
     profiles.build_user_profiles(con, "2026-10-01")
     assert con.execute("SELECT profile_date FROM profiles.user_profiles").fetchall() == [(date(2026, 10, 2),)]

@@ -4,6 +4,7 @@ fit -> exactly one request, never twice for the same reason and window, and a bu
 warehouse -> skip."""
 
 import json
+import logging
 import subprocess
 import sys
 
@@ -80,10 +81,25 @@ def register(warehouse, model, window, metrics=None, version=None):
     return version
 
 
-def tick(defs, instance, model, cursor=None):
+class Lines(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+def tick(defs, instance, model, cursor=None, logs: list[str] | None = None):
+    """One evaluation of the model's sensor; what it logged is added to ``logs``."""
     (sensor,) = [s for s in R.RETRAIN_SENSORS if s.name == f"{model}_retrain_sensor"]
     context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
-    return sensor.evaluate_tick(context)
+    handler = Lines()
+    context.log.addHandler(handler)  # the logger the evaluation will use
+    result = sensor.evaluate_tick(context)
+    if logs is not None:
+        logs.extend(handler.lines)
+    return result
 
 
 def test_sensors_target_the_train_jobs_and_run_by_default():
@@ -100,7 +116,8 @@ def test_first_fit_then_fresh_then_drift_fires_once(demo):
     defs, instance, warehouse = demo
     model = "segment_model"
     # no production version and partitions present: a first fit, once
-    first = tick(defs, instance, model)
+    logs = []
+    first = tick(defs, instance, model, logs=logs)
     (req,) = first.run_requests
     assert req.run_key == f"{model}:no_production_version:none:{DAYS[-1]}"
     assert req.tags["retrain/reason"] == "no_production_version"
@@ -108,9 +125,14 @@ def test_first_fit_then_fresh_then_drift_fires_once(demo):
 
     # fresh: trained up to the latest partition, no later feature day -> nothing to do
     version = register(warehouse, model, (DAYS[0], DAYS[-1]))
-    fresh = tick(defs, instance, model, first.cursor)
+    fresh = tick(defs, instance, model, first.cursor, logs=logs)
     assert not fresh.run_requests
     assert "0 of 7 new partitions" in fresh.skip_message
+    # every tick logs what it evaluated: the request with its figures, and a skip with them
+    requested = (f"{model}: requesting train_segments (no_production_version): no production "
+                 f"version; {len(DAYS)} cleaned_events partitions")
+    assert logs == [requested, f"{model}: skipped: {fresh.skip_message.removeprefix(f'{model}: ')}"]
+    assert "silhouette 0.300 above floor 0.1" in logs[-1]
     assert "silhouette 0.300 above floor 0.1" in fresh.skip_message
     assert json.loads(fresh.cursor)["latest_partition"] == DAYS[-1]
 
@@ -192,7 +214,9 @@ def test_busy_or_missing_warehouse_and_no_partitions_skip(demo, data_dir):
         holder.kill()
         holder.wait()
     warehouse.rename(warehouse.with_suffix(".moved"))
-    assert "missing" in tick(defs, instance, "svd_model").skip_message
+    logs = []
+    assert "missing" in tick(defs, instance, "svd_model", logs=logs).skip_message
+    assert logs == [f"svd_model: skipped: warehouse missing ({warehouse}), retrying"]
     warehouse.with_suffix(".moved").rename(warehouse)
     # an instance that has materialized nothing: no first fit yet
     empty = tick(defs, dg.DagsterInstance.ephemeral(), "svd_model")

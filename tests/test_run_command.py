@@ -3,6 +3,7 @@ no models to published profiles, recorded as runs of their jobs; and a run kille
 SIGKILL mid-way never blocks the next, which ends with the same tables as an unkilled run."""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from tables import assert_same_rows
 from profiling_assets import synthetic
 
 ROOT = Path(__file__).resolve().parent.parent
+UI_URL = "http://dagster.test:3999"  # where the printed run links point (PROFILING_UI_URL)
 CLI = [sys.executable, "-m", "profiling_assets.cli"]
 # Tables a run produces, with the columns that differ between two runs of the same data left
 # out: load times and paths, and what comes from model fits (two fits of the same data may
@@ -69,7 +71,7 @@ def clean_run(tmp_path_factory):
     """`run` on a fresh data folder: order lines with closed Saturdays, no models yet."""
     folder = tmp_path_factory.mktemp("clean")
     orders(folder)
-    out = run_cli(env_for(folder), "run").stdout
+    out = run_cli(env_for(folder) | {"PROFILING_UI_URL": UI_URL + "/"}, "run").stdout
     return folder, out
 
 
@@ -78,6 +80,10 @@ def test_run_on_fresh_order_lines_trains_publishes_and_records_runs_under_jobs(c
     # the text encoder has nothing to learn from (no categories, reviews or searches): it says
     # so and the daily embeddings use the packaged model; the other models are fitted
     assert "text_encoder not trained" in out
+    # not a terminal: plain lines, no bars redrawn with carriage returns, no colour codes
+    assert "\r" not in out and "\x1b" not in out
+    assert re.search(r"raw_events done in [\d.]+s: 16 days, [\d,]+ rows \([\d,]+/s\); 1/4 steps", out)
+    assert "16 day(s), " in out  # the summary's totals
     published = folder / "data" / "published" / "profiles.duckdb"
     with duckdb.connect(str(published), read_only=True) as pub:
         users, newest = pub.execute("SELECT count(*), max(profile_date) FROM user_profiles").fetchone()
@@ -104,7 +110,8 @@ def test_run_on_fresh_order_lines_trains_publishes_and_records_runs_under_jobs(c
         for run in runs:
             assert run.remote_job_origin is not None, run.job_name  # shown under its job in the UI
             assert run.remote_job_origin.repository_origin.get_label() == "__repository__@profiling_assets"
-            assert run.run_id in out  # each run's id is printed
+            # each run's id is printed with its page in the UI
+            assert f"run {run.run_id}: {UI_URL}/runs/{run.run_id}\n" in out
         ranged = [r for r in runs if r.job_name == "daily_ingest"]
         assert len(ranged) == 1 and ranged[0].tags["dagster/asset_partition_range_end"] == "2026-10-16"
         # closed Saturdays are built as empty partitions
@@ -140,6 +147,7 @@ def test_a_killed_run_never_blocks_the_next(clean_run, tmp_path):
 
     out = run_cli(env, "run", timeout=600).stdout
     assert killed_run in out and "marked failed" in out
+    assert re.search(r"daily_ingest 2026-10-01\.\.2026-10-16: run \S+: http://127\.0\.0\.1:3000/runs/", out)
     with dg.DagsterInstance.from_ref(ref) as inst:
         assert inst.get_run_by_id(killed_run).status == dg.DagsterRunStatus.FAILURE
         assert not inst.event_log_storage.get_concurrency_info("duckdb").claimed_slots

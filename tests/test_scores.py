@@ -8,6 +8,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from images import assert_pictures
 
 from profiling_assets import features as F
 from profiling_assets import propensity as P
@@ -168,7 +169,7 @@ def test_propensity_model_trains_promotes_and_scores_every_profiled_user(build_d
     assert "not among the configured targets" in checks["churn_30d_beats_baseline"].description
     meta = trained.asset_materializations_for_node("propensity_model")[0].metadata
     assert meta["purchase_14d_roc_auc"].value > 0.5
-    assert "data:image/png;base64," in meta["purchase_14d_roc_curve"].value
+    assert_pictures(meta, "purchase_14d_roc_curve", "purchase_14d_calibration_plot")
 
     day = "2026-10-16"
     assert dg.materialize(assets, selection=["user_scores"], partition_key=day, resources=resources,

@@ -9,6 +9,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from images import assert_floats, assert_pictures
 
 from profiling_assets import registry, segments
 from profiling_assets import segmentation as S
@@ -205,6 +206,16 @@ def test_model_then_every_user_of_the_day_gets_one_segment(demo, data_dir):
     assert 0 < meta["ari_vs_archetypes"] <= 1          # the generator's ground truth is there
     assert meta["feature_date"] == day and meta["silhouette"] > 0.1
     version = meta["version"]
+    # pictures: segment sizes, silhouette by k, the users in two principal components; the
+    # silhouette of every k tried and each segment's users as numbers
+    raw = result.asset_materializations_for_node("segment_model")[0].metadata
+    assert_pictures(raw, "segment_sizes_plot", "silhouette_plot", "projection_plot")
+    config = segments.SegmentModelConfig()
+    tried = [f"silhouette_k{k}" for k in range(config.k_min, config.k_max + 1)]
+    assert_floats(raw, "projection_explained_variance", *tried)
+    assert max(meta[k] for k in tried) == meta["silhouette"]
+    assert sum(v for k, v in meta.items() if k.startswith("segment_") and k.endswith("_users")) \
+        == meta["users"]
 
     daily = dg.materialize(assets, selection=["user_segments"], partition_key=day,
                            resources=resources, instance=instance)

@@ -11,6 +11,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from images import assert_floats, assert_pictures
 
 from profiling_assets import registry, synthetic
 from profiling_assets.encoder import TextEncoder, base_model_path, normalize_text
@@ -115,6 +116,13 @@ def test_encoder_version_then_cached_daily_embeddings_and_interests(data_dir, de
     assert {"macro_f1", "frozen_macro_f1", "score", "frozen_score", "gain", "evaluation",
             "device", "max_length"} <= meta.keys()
     assert meta["device"].value == "CPU"
+    # pictures: the loss of every step, and per classification task the confusion matrix of
+    # the held-out predictions its macro-F1 is computed on; the figures as plain floats
+    classification = [t for t in meta["tasks"].value.split(", ") if t != "pairs"]
+    assert classification
+    assert_pictures(meta, "loss_plot", *(f"{t}_confusion_plot" for t in classification))
+    assert_floats(meta, "loss_first_steps", "loss_last_steps", "macro_f1",
+                  *(f"{t}_{k}" for t in classification for k in ("macro_f1", "accuracy")))
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert checks.keys() == {"beats_frozen", "not_worse_than_production", "fine_tune_gain"}
     warehouse = str(data_dir / "warehouse" / "test.duckdb")
@@ -249,6 +257,10 @@ def test_pair_fine_tune_lowers_its_loss_improves_retrieval_and_keeps_one_max_len
     fit = tuner.fit(ex.train, pairs=ex.pairs_train, epochs=6, batch_size=16, seed=0)
     assert fit.pair_steps == fit.steps == 12
     assert fit.pair_last_loss < fit.pair_first_loss
+    # the loss of every step, numbered in training order, for the loss picture
+    steps, losses = fit.loss_curves()["pairs (contrastive)"]
+    assert steps == list(range(1, 13))
+    assert np.mean(losses[-4:]) == pytest.approx(fit.pair_last_loss)  # the last third
     tuned = pair_retrieval(tuner.vectors, ex.pairs_test)
     assert tuned["score"] > frozen["score"] + 0.25, (frozen, tuned)   # mean recall@1/5/10
     assert tuned["recall_at_5"] > frozen["recall_at_5"] + 0.3
