@@ -14,7 +14,7 @@ from dagster_duckdb import DuckDBResource
 from profiling_assets import sql
 from profiling_assets.columns import table_metadata
 from profiling_assets.metadata import OWNERS, counts_table, day_logger, days_label, preview_file
-from profiling_assets.partitions import daily_backfill_policy, daily_partitions
+from profiling_assets.partitions import daily_backfill_policy, daily_partitions, day_check
 from profiling_assets.resources import transaction
 
 
@@ -81,13 +81,13 @@ def _checks(con: duckdb.DuckDBPyConnection, days: list[str]) -> list[dg.AssetChe
     owners=OWNERS,
     metadata=table_metadata("clean.events"),
     check_specs=[
-        dg.AssetCheckSpec("unique_event_id", asset="cleaned_events",
+        day_check("unique_event_id", "cleaned_events",
                           description="No event_id appears twice in clean.events for the day."),
-        dg.AssetCheckSpec("user_id_not_null", asset="cleaned_events",
+        day_check("user_id_not_null", "cleaned_events",
                           description="Every clean event has a user_id."),
-        dg.AssetCheckSpec("no_future_timestamps", asset="cleaned_events",
+        day_check("no_future_timestamps", "cleaned_events",
                           description="No clean event is stamped later than the time it was cleaned."),
-        dg.AssetCheckSpec("rows_reconcile", asset="cleaned_events",
+        day_check("rows_reconcile", "cleaned_events",
                           description="raw rows of the day = clean rows + quarantined rows."),
     ],
 )

@@ -13,7 +13,7 @@ from dagster_duckdb import DuckDBResource
 from profiling_assets import sql
 from profiling_assets.columns import table_metadata
 from profiling_assets.metadata import OWNERS, day_logger, days_label, preview_file, table_value
-from profiling_assets.partitions import daily_backfill_policy, daily_partitions
+from profiling_assets.partitions import daily_backfill_policy, daily_partitions, day_check
 from profiling_assets.resources import transaction
 
 WINDOW_DAYS = 90  # the longest window, and the retention horizon of user_features
@@ -100,13 +100,13 @@ def _feature_checks(con: duckdb.DuckDBPyConnection, days: list[str]) -> list[dg.
     owners=OWNERS,
     metadata=table_metadata("features.user_features"),
     check_specs=[
-        dg.AssetCheckSpec("one_row_per_user", asset="user_features",
+        day_check("one_row_per_user", "user_features",
                           description="Exactly one row per user per day."),
-        dg.AssetCheckSpec("shares_sum_to_one", asset="user_features",
+        day_check("shares_sum_to_one", "user_features",
                           description="Category and brand shares of every user sum to 1."),
-        dg.AssetCheckSpec("no_negative_money", asset="user_features",
+        day_check("no_negative_money", "user_features",
                           description="Revenue and refunds are never negative."),
-        dg.AssetCheckSpec("recency_matches_last_seen", asset="user_features",
+        day_check("recency_matches_last_seen", "user_features",
                           description="days_since_last_visit = feature_date - last_seen_date, within "
                                       "the 90-day horizon; last purchase no later than last visit."),
     ],

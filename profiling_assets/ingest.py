@@ -34,7 +34,7 @@ from profiling_assets.metadata import (
     preview_file,
     table_value,
 )
-from profiling_assets.partitions import daily_backfill_policy, daily_partitions
+from profiling_assets.partitions import daily_backfill_policy, daily_partitions, day_check
 from profiling_assets.resources import prepare_connection, transaction
 
 # Suffix -> reader. Longest suffixes first so that ".jsonl.gz" is not taken for ".gz".
@@ -446,12 +446,10 @@ def _readable_check(reports: list["DayReport"]) -> dg.AssetCheckResult:
     owners=OWNERS,
     metadata=table_metadata("raw.events"),
     check_specs=[
-        dg.AssetCheckSpec(
-            "lines_reconcile", asset="raw_events",
+        day_check("lines_reconcile", "raw_events",
             description="For every landing file of the day: lines read = accepted + rejected "
                         "(a file that could not be read counts 0 lines and is listed)."),
-        dg.AssetCheckSpec(
-            "every_file_readable", asset="raw_events",
+        day_check("every_file_readable", "raw_events",
             description="Every landing file of the day was read to its end. A truncated, "
                         "corrupt or vanished file is skipped, recorded in raw.ingest_files with "
                         "status 'failed' and its error, and named here (a warning); the day's "

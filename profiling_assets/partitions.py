@@ -9,3 +9,12 @@ daily_partitions = dg.DailyPartitionsDefinition(start_date=settings.start_date()
 # A backfill of a range is one run per up to a month of days: few runs competing for the
 # single warehouse writer, while a failure still costs at most a month of work.
 daily_backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=31)
+
+
+def day_check(name: str, asset: str, description: str) -> dg.AssetCheckSpec:
+    """A check of a daily asset, partitioned like it: a run of one day (the schedule's) records
+    the result against that day, so the UI shows which day a result belongs to. A run over a
+    range records it once, without a day (Dagster 1.13 attaches a partition only to a
+    single-partition run's check results)."""
+    return dg.AssetCheckSpec(name, asset=asset, description=description,
+                             partitions_def=daily_partitions)

@@ -20,7 +20,7 @@ from profiling_assets import pictures, settings, sql
 from profiling_assets.columns import table_metadata
 from profiling_assets.features import WINDOW_DAYS
 from profiling_assets.metadata import OWNERS, days_label, preview_file, table_value
-from profiling_assets.partitions import daily_backfill_policy, daily_partitions
+from profiling_assets.partitions import daily_backfill_policy, daily_partitions, day_check
 from profiling_assets.resources import transaction
 from profiling_assets.signals import data_signals
 
@@ -85,15 +85,15 @@ def published_state(path: Path) -> tuple:
     # the daily table; profiles.user_profiles (each user's latest row) has the same columns
     metadata=table_metadata("profiles.user_profiles_history"),
     check_specs=[
-        dg.AssetCheckSpec("one_profile_per_user", asset="user_profiles",
+        day_check("one_profile_per_user", "user_profiles",
                           description="profiles.user_profiles has one row per user, and the day's "
                           "history one row per user of the day's features."),
-        dg.AssetCheckSpec("every_user_has_segment", asset="user_profiles",
+        day_check("every_user_has_segment", "user_profiles",
                           description="Every profiled user of the day has a segment."),
-        dg.AssetCheckSpec("model_versions_present", asset="user_profiles",
+        day_check("model_versions_present", "user_profiles",
                           description="Every model-derived value carries the version of the model "
                           "that produced it."),
-        dg.AssetCheckSpec("published_copy_matches", asset="user_profiles",
+        day_check("published_copy_matches", "user_profiles",
                           description="The published copy shows the warehouse's newest state: "
                           "its newest profile day, latest rows and 90 days of history, whatever "
                           "day the run built."),
