@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from profiling_assets import sql
 from profiling_assets.columns import table_metadata
@@ -21,16 +22,15 @@ from profiling_assets.resources import transaction
 class CleaningConfig(dg.Config):
     """Thresholds of the cleaning rules (editable in the launchpad)."""
 
-    bot_events_per_day: int = 1000
-    """A user with at least this many browsing events (view, search) in one UTC day is a bot."""
-    bot_events_per_minute: int = 60
-    """...or with at least this many browsing events within one clock minute."""
-    price_outlier_factor: float = 10.0
-    """A price above factor x or below 1/factor x the catalogue price is replaced by it."""
-    max_price: float = 100_000.0
-    """Prices of products without a catalogue price are clamped to this."""
-    max_quantity: int = 1_000
-    """Quantities above this are clamped (and flagged)."""
+    bot_events_per_day: int = Field(
+        1000, description="a user with at least this many browsing events (view, search) in one UTC day is a bot")
+    bot_events_per_minute: int = Field(
+        60, description="...or with at least this many browsing events within one clock minute")
+    price_outlier_factor: float = Field(
+        10.0, description="a price above factor x or below 1/factor x the catalogue price is replaced by it")
+    max_price: float = Field(
+        100_000.0, description="prices of products without a catalogue price are clamped to this")
+    max_quantity: int = Field(1_000, description="quantities above this are clamped (and flagged)")
 
 
 def clean_day(con: duckdb.DuckDBPyConnection, day: str, config: CleaningConfig,

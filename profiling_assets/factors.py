@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from profiling_assets import model_assets, pictures, registry, sql
 from profiling_assets import recommenders as R
@@ -57,26 +58,26 @@ DEFAULT_FAMILIES = list(R.FAMILIES)
 
 
 class SvdModelConfig(dg.Config):
-    window_days: int = 28          # first step of the adaptive training window (days)
-    max_window_days: int = 365     # the adaptive window never grows past this
-    horizon_days: int = 14         # evaluation horizon (shortened on a short history)
-    history_days: int = 365        # buy-again lookback
-    k: int = 32                    # latent factors of SVD and ALS (capped below the items)
-    half_life_days: float = 14.0   # recency decay of an event's weight
-    # per event type; a review weighs weights["review"] * (rating - 3) / 2 (pydantic copies
-    # the default per instance)
-    weights: dict[str, float] = DEFAULT_WEIGHTS
-    min_item_users: int = 2        # items with fewer users stay out of the model
-    families: list[str] = DEFAULT_FAMILIES   # candidate model families (pydantic copies it)
-    als_iterations: int = 15
-    als_regularization: float = 0.05
-    als_alpha: float = 10.0
-    knn_neighbours: int = 100
-    rerank: bool = True            # also evaluate the learnt per-user blend (re-ranker)
-    min_recall_at_10: float = 0.02  # promotion floor on the evaluation's recall@10
-    n_iter: int = 7                # power iterations of the randomized SVD
-    threads: int = 0               # implicit's threads; 0: min(cores, 4)
-    seed: int = 0
+    window_days: int = Field(28, description="first step of the adaptive training window (days)")
+    max_window_days: int = Field(365, description="cap of the adaptive training window (days)")
+    horizon_days: int = Field(14, description="evaluation horizon in days (shortened on a short history)")
+    history_days: int = Field(365, description="buy-again lookback (days)")
+    k: int = Field(32, description="latent factors of SVD and ALS (capped below the items)")
+    half_life_days: float = Field(14.0, description="recency decay: an event's weight halves every this many days")
+    weights: dict[str, float] = Field(
+        DEFAULT_WEIGHTS, description='weight per event type (unknown key: error); a review weighs '
+        'weights["review"] * (rating - 3) / 2')  # pydantic copies the default per instance
+    min_item_users: int = Field(2, description="items with fewer users than this stay out of the model")
+    families: list[str] = Field(DEFAULT_FAMILIES, description="candidate model families")  # copied per instance
+    als_iterations: int = Field(15, description="ALS iterations")
+    als_regularization: float = Field(0.05, description="ALS regularization")
+    als_alpha: float = Field(10.0, description="ALS confidence scaling alpha")
+    knn_neighbours: int = Field(100, description="item-item (BM25 item_knn) neighbours per item")
+    rerank: bool = Field(True, description="also evaluate the learnt per-user blend (re-ranker)")
+    min_recall_at_10: float = Field(0.02, description="promotion floor on the evaluation's recall@10 (0..1)")
+    n_iter: int = Field(7, description="power iterations of the randomized SVD")
+    threads: int = Field(0, description="implicit's threads; 0: min(cores, 4)")
+    seed: int = Field(0, description="random seed")
 
 
 def protocol_params(config: SvdModelConfig) -> R.Params:
@@ -381,7 +382,7 @@ def user_factors(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -
 
 
 class RecommendationsConfig(dg.Config):
-    n: int = 10  # recommendations per user
+    n: int = Field(10, description="recommendations per user per day")
 
 
 # Without any evaluated version: the baseline the protocol most often finds strongest on

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from profiling_assets import model_assets, pictures, registry, sql
 from profiling_assets.columns import table_metadata
@@ -44,24 +45,28 @@ MODEL_NAME = "segment_model"
 SVD_MODEL = "svd_model"
 
 
-# The launchpad's face of segmentation.Params: the same fields, with its defaults (explained
-# there); the asset turns one into the other.
+# The launchpad's face of segmentation.Params: the same fields, with its defaults; the asset
+# turns one into the other.
 class SegmentModelConfig(dg.Config):
-    k: int = Params.k
-    k_min: int = Params.k_min
-    k_max: int = Params.k_max
-    behaviour_weight: float = Params.behaviour_weight
-    factor_weight: float = Params.factor_weight
-    text_weight: float = Params.text_weight
-    text_components: int = Params.text_components
-    minibatch_above: int = Params.minibatch_above
-    silhouette_sample: int = Params.silhouette_sample
-    n_init: int = Params.n_init
-    max_match_distance: float = Params.max_match_distance
-    min_segment_share: float = Params.min_segment_share
-    min_segment_users: int = Params.min_segment_users
-    min_silhouette: float = Params.min_silhouette
-    seed: int = Params.seed
+    k: int = Field(Params.k, description="fixed number of segments; 0: chosen by silhouette in k_min..k_max")
+    k_min: int = Field(Params.k_min, description="smallest k of the silhouette search")
+    k_max: int = Field(Params.k_max, description="largest k of the silhouette search")
+    behaviour_weight: float = Field(Params.behaviour_weight, description="weight of the behaviour features block")
+    factor_weight: float = Field(
+        Params.factor_weight, description="weight of the SVD factors block (variance = weight^2 x behaviour's); 0: dropped")
+    text_weight: float = Field(
+        Params.text_weight, description="weight of the text interest PCA components block; 0: dropped")
+    text_components: int = Field(Params.text_components, description="PCA components of the text interest vectors")
+    minibatch_above: int = Field(Params.minibatch_above, description="MiniBatchKMeans for more users than this")
+    silhouette_sample: int = Field(Params.silhouette_sample, description="users the silhouette is computed on, at most")
+    n_init: int = Field(Params.n_init, description="KMeans initialisations per k")
+    max_match_distance: float = Field(
+        Params.max_match_distance, description="RMS z-distance beyond which a segment is new (not matched to an old one)")
+    min_segment_share: float = Field(
+        Params.min_segment_share, description="promotion: every segment holds at least this share of users (0..1)")
+    min_segment_users: int = Field(Params.min_segment_users, description="promotion: ...and at least this many users")
+    min_silhouette: float = Field(Params.min_silhouette, description="promotion floor on the silhouette")
+    seed: int = Field(Params.seed, description="random seed")
 
 
 def _archetype_table(crosstab: pd.DataFrame) -> dg.TableMetadataValue:

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import scipy.sparse as sp
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from profiling_assets import model_assets, pictures, registry, sql
 from profiling_assets.columns import table_metadata
@@ -80,18 +81,19 @@ def text_hash(text: str) -> str:
 
 
 class TextEncoderConfig(dg.Config):
-    epochs: int = 2
-    batch_size: int = 32
-    max_length: int = 0           # tokens in training, evaluation and daily use; 0: chosen
-                                  # from the training texts (95th percentile, see text_training)
-    learning_rate: float = 1e-4
-    sample_cap: int = 2000        # training texts per epoch at most, shared by tasks and labels
-    eval_share: float = 0.2       # share of distinct texts (and of days, for pairs) held out
-    window_days: int = 90         # days of clean events the labels and pairs come from
-    max_steps: int = 0            # stop after this many optimiser steps (0: no limit)
-    temperature: float = 0.05     # of the contrastive pair loss
-    min_pairs: int = MIN_TRAIN_PAIRS  # training pairs the pair task needs (see text_training)
-    seed: int = 0
+    epochs: int = Field(2, description="training epochs")
+    batch_size: int = Field(32, description="training batch size (texts)")
+    max_length: int = Field(0, description="tokens in training, evaluation and daily use; 0: the training "
+                            "texts' 95th percentile rounded up to 32, between 32 and 256")
+    learning_rate: float = Field(1e-4, description="optimiser learning rate")
+    sample_cap: int = Field(2000, description="training texts per epoch at most, shared by tasks and labels")
+    eval_share: float = Field(
+        0.2, description="share (0..1) of distinct texts (and of days, for pairs) held out for evaluation")
+    window_days: int = Field(90, description="days of clean events the labels and pairs come from")
+    max_steps: int = Field(0, description="stop after this many optimiser steps; 0: no limit")
+    temperature: float = Field(0.05, description="temperature of the contrastive pair loss")
+    min_pairs: int = Field(MIN_TRAIN_PAIRS, description="training pairs the pair task needs")
+    seed: int = Field(0, description="random seed")
 
 
 def _fmt(value: float | None) -> str:
@@ -312,13 +314,14 @@ def text_encoder(context: dg.AssetExecutionContext, config: TextEncoderConfig,
 # --------------------------------------------------------------------------- daily assets
 
 class TextEmbeddingsConfig(dg.Config):
-    backend: str = "tensorflow"   # or "pytorch" (same saved weights; needs torch installed)
-    batch_size: int = 64
-    weight_query: float = 1.0     # interest weight of one occurrence, by what it is
-    weight_review: float = 2.0
-    weight_view: float = 0.5
-    weight_cart: float = 1.0
-    weight_purchase: float = 2.0
+    backend: str = Field(
+        "tensorflow", description='"tensorflow" or "pytorch" (same saved weights; needs torch installed)')
+    batch_size: int = Field(64, description="texts encoded per batch")
+    weight_query: float = Field(1.0, description="interest weight of one search query occurrence")
+    weight_review: float = Field(2.0, description="interest weight of one review occurrence")
+    weight_view: float = Field(0.5, description="interest weight of one viewed product's text")
+    weight_cart: float = Field(1.0, description="interest weight of one carted product's text")
+    weight_purchase: float = Field(2.0, description="interest weight of one bought product's text")
 
 
 def _normalise_occurrences(raw: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -424,9 +427,9 @@ def text_embeddings(context: dg.AssetExecutionContext, config: TextEmbeddingsCon
 
 
 class UserTextProfileConfig(dg.Config):
-    window_days: int = 30         # occurrences older than this do not count
-    half_life_days: float = 7.0   # an occurrence's weight halves every this many days
-    top_interests: int = 3
+    window_days: int = Field(30, description="days of text occurrences that count (older ones do not)")
+    half_life_days: float = Field(7.0, description="an occurrence's weight halves every this many days")
+    top_interests: int = Field(3, description="nearest catalogue categories (or text clusters) kept per user")
 
 
 class VectorCache:
