@@ -134,15 +134,19 @@ def production(con: duckdb.DuckDBPyConnection, model_name: str) -> ModelVersion 
     return ModelVersion.from_row(rows[0]) if rows else None
 
 
-def why_no_production(con: duckdb.DuckDBPyConnection, model_name: str) -> str:
-    """Why a model has no production version, in words a reader of the UI can act on."""
+def why_no_production(con: duckdb.DuckDBPyConnection, model_name: str,
+                      asset: str | None = None) -> str:
+    """Why a model has no production version, in words a reader of the UI can act on;
+    ``asset``: the model asset that fits it, when that is not ``model_name`` (propensity_model
+    fits one registry model per target)."""
+    asset = asset or model_name
     found = versions(con, model_name)
     if not found:
-        return (f"no {model_name} has been trained: run `profiling-assets train {model_name}` "
-                f"(or `profiling-assets run`), or materialize the {model_name} asset")
+        return (f"no {model_name} has been trained: run `profiling-assets train {asset}` "
+                f"(or `profiling-assets run`), or materialize the {asset} asset")
     latest = found[0]
     return (f"no production {model_name}: the latest version {latest.version} is "
-            f"{latest.status} (its promotion check did not pass; see the {model_name} asset's "
+            f"{latest.status} (its promotion check did not pass; see the {asset} asset's "
             "checks); its outputs are left out until a version is promoted")
 
 

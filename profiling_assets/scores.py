@@ -418,9 +418,7 @@ def production_models(con: duckdb.DuckDBPyConnection, cache: dict) -> tuple[dict
         name = registry_name(target)
         prod = registry.production(con, name)
         if prod is None:
-            models[target] = registry.why_no_production(con, name).replace(
-                f"materialize the {name} asset", "materialize the propensity_model asset").replace(
-                f"profiling-assets train {name}", "profiling-assets train propensity_model")
+            models[target] = registry.why_no_production(con, name, MODEL_NAME)
             continue
         if prod.version not in cache:
             cache[prod.version] = load_target(prod)
