@@ -10,7 +10,7 @@ model assets cannot drift apart in how they version, promote and report.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -135,14 +135,20 @@ def conclude(context: Any, con: duckdb.DuckDBPyConnection, model_name: str, vers
     return Verdict(model_name, version, path, passed, why, gates)
 
 
-def skipped(context: Any, why: str, checks: Sequence[str],
-            metadata: dict[str, Any] | None = None) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """A model asset that fitted nothing (too little history, too few examples): a
-    materialization of no rows that says why, and each check as a WARN, not an ERROR —
-    nothing was fitted, so nothing is left to block; the run succeeds and the daily assets go
-    on with the production version or their fallback."""
-    context.log.warning(why)
-    yield dg.MaterializeResult(metadata={"skipped": why, "dagster/row_count": 0, **(metadata or {})})
-    for check in checks:
+def not_fitted(reasons: Mapping[str, str]) -> Iterator[dg.AssetCheckResult]:
+    """Each check (name -> why) as a WARN, not an ERROR: nothing was fitted for it, so nothing
+    is left to block."""
+    for check, why in reasons.items():
         yield dg.AssetCheckResult(check_name=check, passed=False, description=why,
                                   severity=dg.AssetCheckSeverity.WARN)
+
+
+def skipped(context: Any, why: str, checks: Sequence[str] | Mapping[str, str],
+            metadata: dict[str, Any] | None = None) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """A model asset that fitted nothing (too little history, too few examples): a
+    materialization of no rows that says why, and each check as a warning (``checks``: names,
+    all with ``why``, or name -> its own reason); the run succeeds and the daily assets go on
+    with the production version or their fallback."""
+    context.log.warning(why)
+    yield dg.MaterializeResult(metadata={"skipped": why, "dagster/row_count": 0, **(metadata or {})})
+    yield from not_fitted(checks if isinstance(checks, Mapping) else dict.fromkeys(checks, why))

@@ -277,12 +277,10 @@ def propensity_model(context: dg.AssetExecutionContext, config: PropensityModelC
     for target, why in refused.items():
         context.log.warning(f"{target} not trained: {why}")
     if not results:
-        why = "not trained: " + "; ".join(f"{t}: {w}" for t, w in refused.items())
-        context.log.warning(why)
-        yield dg.MaterializeResult(metadata={
-            "skipped": why, "dagster/row_count": 0, "refused": dg.MetadataValue.json(refused),
-            "churn_definition": definition, **signals.metadata()})
-        yield from _refused_checks(refused)
+        yield from model_assets.skipped(
+            context, "not trained: " + "; ".join(f"{t}: {w}" for t, w in refused.items()),
+            _refusals(refused), {"refused": dg.MetadataValue.json(refused),
+                                 "churn_definition": definition, **signals.metadata()})
         return
 
     verdicts: dict[str, model_assets.Verdict] = {}
@@ -351,15 +349,12 @@ def propensity_model(context: dg.AssetExecutionContext, config: PropensityModelC
     })
     for verdict in verdicts.values():
         yield from verdict.check_results()
-    yield from _refused_checks({t: w for t, w in refused.items() if t not in verdicts})
+    yield from model_assets.not_fitted(_refusals(refused))
 
 
-def _refused_checks(refused: dict[str, str]):
-    """A WARN per target the data could not train (nothing fitted, nothing to block)."""
-    for target, why in refused.items():
-        yield dg.AssetCheckResult(check_name=check_name(target), passed=False,
-                                  severity=dg.AssetCheckSeverity.WARN,
-                                  description=f"{target} not trained: {why}")
+def _refusals(refused: dict[str, str]) -> dict[str, str]:
+    """check name -> why, for the targets the data could not train."""
+    return {check_name(t): f"{t} not trained: {why}" for t, why in refused.items()}
 
 
 # --------------------------------------------------------------------------- user_scores
@@ -403,8 +398,7 @@ def score_day(features: pd.DataFrame, models: dict[str, tuple[str, P.Model] | st
     driver_type = pa.list_(pa.struct([("target", pa.string()), ("feature", pa.string()),
                                       ("value", pa.float64()), ("contribution", pa.float64()),
                                       ("text", pa.string())]))
-    table = pa.table({k: (pa.array(v, from_pandas=True) if not isinstance(v, pa.Array) else v)
-                      for k, v in columns.items()})
+    table = pa.table({k: pa.array(v, from_pandas=True) for k, v in columns.items()})
     table = table.append_column("score_drivers", pa.array(drivers, type=driver_type))
     return table.append_column("score_missing_reason", pa.array(
         ["; ".join(r) if r else None for r in reasons], type=pa.string()))
@@ -452,8 +446,8 @@ def user_scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource) ->
         day = date.fromisoformat(key)
         with warehouse.get_connection() as con:
             models, min_days = production_models(con, cache)
-            windows = {t: 1 for t in P.TARGETS}
-            features = read_examples(con, [day], day, windows, "events")
+            # the examples' features for the one day; labels stay NULL (none is mature on it)
+            features = read_examples(con, [day], day, dict.fromkeys(P.TARGETS, 1), "events")
         started = time.perf_counter()
         table = score_day(features, models, min_days)
         seconds = time.perf_counter() - started

@@ -205,3 +205,25 @@ def test_cutoffs_move_to_days_that_have_features():
     assert plan.validation == last - timedelta(days=15)
     assert plan.training[0] == last - timedelta(days=29)
     assert not closed & {plan.validation, *plan.training, *plan.final}
+
+
+def test_a_history_too_short_for_every_target_is_a_skip_with_each_reason(data_dir):
+    warehouse = data_dir / "warehouse" / "test.duckdb"
+    warehouse.parent.mkdir(parents=True)
+    with duckdb.connect(str(warehouse)) as con:
+        prepare_connection(con)
+        for d in range(10):
+            activity(con, "A", DAY0 + timedelta(days=d))
+            F.build_user_features(con, (DAY0 + timedelta(days=d)).isoformat())
+    from profiling_assets.resources import warehouse_resource
+
+    result = dg.materialize([scores.propensity_model], resources={"warehouse": warehouse_resource()},
+                            instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    meta = result.asset_materializations_for_node("propensity_model")[0].metadata
+    assert meta["skipped"].value.startswith("not trained: purchase_14d: too little history")
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    for target, window in (("purchase_14d", 14), ("churn_30d", 30), ("spend_90d", 90)):
+        check = checks[f"{target}_beats_baseline"]
+        assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+        assert check.description.startswith(f"{target} not trained: too little history for a {window}-day")
