@@ -2,10 +2,11 @@
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -70,6 +71,32 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         con.rollback()
         raise
     con.commit()
+
+
+def replace_partition(con: duckdb.DuckDBPyConnection, stem: str, *, rows: Any = None,
+                      by: str = "partition",
+                      then: Iterable[str | Callable[[duckdb.DuckDBPyConnection], None]] = (),
+                      **params: Any) -> None:
+    """Replace one partition of the table ``stem`` names, in one transaction: run
+    ``sql/delete_<stem>_<by>.sql``, then ``sql/insert_<stem>.sql`` (which reads ``rows``, an
+    Arrow table or DataFrame, registered as ``new_<stem>``), then each of ``then`` (a SQL stem
+    run with the same parameters, or a function of the connection). Every partition write of
+    the pipeline goes through here, so a re-run replaces exactly its partition and a failure
+    leaves the previous one in place."""
+    with transaction(con):
+        sql.run(con, f"delete_{stem}_{by}", **params)
+        if rows is not None:
+            con.register(f"new_{stem}", rows)
+        try:
+            sql.run(con, f"insert_{stem}", **params)
+        finally:
+            if rows is not None:
+                con.unregister(f"new_{stem}")
+        for step in then:
+            if callable(step):
+                step(con)
+            else:
+                sql.run(con, step, **params)
 
 
 class WarehouseResource(DuckDBResource):

@@ -1,15 +1,20 @@
-"""Load and run the SQL files in ``sql/``: assets name a file, never inline a statement."""
+"""Load and run the SQL files in ``sql/``: assets name a file, never inline a statement.
+
+The folder ships inside the package as ``profiling_assets.sql_files`` (pyproject.toml maps it),
+so a wheel installed anywhere finds its queries the same way a source checkout does.
+"""
 
 from __future__ import annotations
 
 import re
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = Path(str(files("profiling_assets.sql_files")))
 _PARAM = re.compile(r"\$([A-Za-z_]\w*)")
 _COMMENT = re.compile(r"--[^\n]*")
 
