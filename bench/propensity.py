@@ -80,12 +80,12 @@ def train(root: Path, warehouse: Path):
     import dagster as dg
 
     from profiling_assets import scores
-    from profiling_assets.resources import warehouse_resource
+    from profiling_assets.resources import pipeline_resources
 
     os.environ["PROFILING_DATA_DIR"] = str(root)
     os.environ["PROFILING_WAREHOUSE"] = str(warehouse)
     started = time.perf_counter()
-    result = dg.materialize([scores.propensity_model], resources={"warehouse": warehouse_resource()},
+    result = dg.materialize([scores.propensity_model], resources=pipeline_resources(),
                             instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     seconds = time.perf_counter() - started
     meta = result.asset_materializations_for_node("propensity_model")[0].metadata

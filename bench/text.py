@@ -229,11 +229,11 @@ def bench_orders(args) -> None:
 
         from profiling_assets import cleaning, ingest, synthetic, text
         from profiling_assets.metadata import table_markdown
-        from profiling_assets.resources import warehouse_resource
+        from profiling_assets.resources import pipeline_resources
 
         synthetic.generate_orders(Path(tmp), users=args.users, products=args.products,
                                   days=args.days, start=start, seed=args.seed)
-        resources = {"warehouse": warehouse_resource()}
+        resources = pipeline_resources()
         instance = dg.DagsterInstance.ephemeral()
         assets = [ingest.raw_users, ingest.raw_products, ingest.raw_events, cleaning.cleaned_events,
                   text.text_encoder]

@@ -4,7 +4,7 @@ import dagster as dg
 
 from profiling_assets import cleaning, factors, features, ingest, profiles, scores, segments, text
 from profiling_assets.metadata import with_code_references
-from profiling_assets.resources import warehouse_resource
+from profiling_assets.resources import pipeline_resources
 from profiling_assets.retraining import RETRAIN_SENSORS
 from profiling_assets.schedules import (
     TRAIN_JOBS,
@@ -76,7 +76,7 @@ SQL_BY_ASSET: dict[str, tuple[str, ...]] = {
     "user_scores": ("create_score_tables", "select_propensity_examples",
                     "delete_user_scores_partition", "insert_user_scores", "summarize_user_scores",
                     "preview_user_scores"),
-    "user_profiles": ("create_profile_tables", "delete_user_profiles_partition",
+    "user_profiles": ("create_profile_tables", "delete_user_profiles_history_partition",
                       "insert_user_profiles_history", "refresh_user_profiles",
                       "check_user_profiles", "publish_profiles", "select_profiles_newest_state",
                       "summarize_profile_segments", "summarize_profile_columns",
@@ -97,7 +97,7 @@ defs = dg.Definitions(
           snapshots_job, *TRAIN_JOBS],
     schedules=[daily_schedule],
     sensors=[*RETRAIN_SENSORS],
-    resources={"warehouse": warehouse_resource()},
+    resources=pipeline_resources(),
     # Every writing step queues on the one-writer pool anyway: steps in the run's own process
     # spare each step a fresh process importing TensorFlow and Dagster (seconds per step).
     executor=dg.in_process_executor,

@@ -25,7 +25,6 @@ from pydantic import Field
 
 from profiling_assets import model_assets, pictures, registry, sql
 from profiling_assets import recommenders as R
-from profiling_assets.columns import table_metadata
 from profiling_assets.factorization import (
     DEFAULT_WEIGHTS,
     LoadedModel,
@@ -38,9 +37,10 @@ from profiling_assets.factorization import (
     save_model,
     weight_params,
 )
-from profiling_assets.metadata import OWNERS, day_logger, days_label, preview_file, table_value
-from profiling_assets.partitions import daily_backfill_policy, daily_partitions
-from profiling_assets.resources import transaction
+from profiling_assets.metadata import day_logger, days_label, preview_file, table_value
+from profiling_assets.model_assets import model_asset
+from profiling_assets.partitions import daily_asset
+from profiling_assets.resources import ModelRegistryResource, replace_partition
 from profiling_assets.signals import data_signals
 
 MODEL_NAME = "svd_model"
@@ -110,14 +110,12 @@ def _blend_label(outcome: R.Outcome, n: int) -> str:
             f"{'the model' if outcome.tail == R.TAIL_MODEL else 'popularity'} (learnt on the inner split)")
 
 
-@dg.asset(
+@model_asset(
+    # the table it writes beside its registry version: the SVD's item factors
+    table="ml.item_factors",
     deps=["cleaned_events"],
     group_name="factors",
-    tags={"role": "model"},
     kinds={"scikitlearn", "duckdb"},
-    owners=OWNERS,
-    # the table it writes beside its registry version: the SVD's item factors
-    metadata=table_metadata("ml.item_factors"),
     check_specs=[
         dg.AssetCheckSpec("beats_strongest_baseline", asset="svd_model", blocking=True,
                           description="On the time-split evaluation, the winning recommender's "
@@ -128,7 +126,8 @@ def _blend_label(outcome: R.Outcome, n: int) -> str:
                           "above buy-again's (the goal on demo data; a warning when missed)."),
     ],
 )
-def svd_model(context: dg.AssetExecutionContext, config: SvdModelConfig, warehouse: DuckDBResource):
+def svd_model(context: dg.AssetExecutionContext, config: SvdModelConfig, warehouse: DuckDBResource,
+              model_registry: ModelRegistryResource):
     """The collaborative recommender. Runs the evaluation protocol of recommenders.py (time
     split with an inner split for the buy-again blend, an adaptive window, the families svd /
     als / item_knn against three baselines), then fits the winning family and the SVD on the
@@ -202,7 +201,7 @@ def svd_model(context: dg.AssetExecutionContext, config: SvdModelConfig, warehou
     def write(folder: Path) -> None:
         holder["items"] = save_model(folder, m, factors, popularity, settings, scorer, reranker)
 
-    version, path = model_assets.write_version(MODEL_NAME, write)
+    version, path = model_assets.write_version(model_registry, MODEL_NAME, write)
     items = holder["items"]
     metrics = {**M, "family": outcome.winner, "train_users": len(m.users), "train_items": len(m.items),
                "items_below_min_users": m.dropped_items, "nonzeros": int(m.X.nnz),
@@ -224,11 +223,7 @@ def svd_model(context: dg.AssetExecutionContext, config: SvdModelConfig, warehou
         "popularity_rank": items["popularity_rank"].to_numpy()})
 
     def write_item_factors(con: duckdb.DuckDBPyConnection) -> None:
-        with transaction(con):
-            con.register("new_item_factors", item_rows)
-            sql.run(con, "delete_item_factors_version", version=version)
-            sql.run(con, "insert_item_factors", version=version)
-            con.unregister("new_item_factors")
+        replace_partition(con, "item_factors", rows=item_rows, by="version", version=version)
 
     with warehouse.get_connection() as con:
         verdict = model_assets.conclude(
@@ -314,15 +309,11 @@ def _model_window(model: LoadedModel, day: date) -> tuple[date, date]:
     return day - timedelta(days=model.window_days - 1), day
 
 
-@dg.asset(
+@daily_asset(
+    table="ml.user_factors",
     deps=["svd_model", "cleaned_events"],
-    partitions_def=daily_partitions,
-    backfill_policy=daily_backfill_policy,
     group_name="factors",
     kinds={"numpy", "duckdb"},
-    pool="duckdb",
-    owners=OWNERS,
-    metadata=table_metadata("ml.user_factors"),
 )
 def user_factors(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
     """ml.user_factors: factors of the day's active users, folded into the production
@@ -355,12 +346,9 @@ def user_factors(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -
                                                          model.factors.k),
             "known_items": known, "unknown_items": m.unknown_items.astype(np.int32)})
         new_items = m.dropped_items
-        with warehouse.get_connection() as con, transaction(con):
-            sql.run(con, "delete_user_factors_partition", day=day)
-            con.register("new_user_factors", rows)
-            sql.run(con, "insert_user_factors", day=day, version=version,
-                    now=datetime.now(UTC).replace(tzinfo=None))
-            con.unregister("new_user_factors")
+        with warehouse.get_connection() as con:
+            replace_partition(con, "user_factors", rows=rows, day=day, version=version,
+                              now=datetime.now(UTC).replace(tzinfo=None))
         cold = active - len(m.users)
         per_day.append([key, active, len(m.users), cold, new_items])
         log(key, f"{len(m.users):,} of {active:,} active users folded in "
@@ -399,15 +387,11 @@ def _fallback_policy(con: duckdb.DuckDBPyConnection) -> tuple[str, int, str]:
     return FALLBACK_BASELINE, FALLBACK_WINDOW_DAYS, "no evaluation yet: buy-again, then popularity"
 
 
-@dg.asset(
+@daily_asset(
+    table="ml.recommendations",
     deps=["svd_model", "cleaned_events", "user_features"],
-    partitions_def=daily_partitions,
-    backfill_policy=daily_backfill_policy,
     group_name="factors",
     kinds={"numpy", "duckdb"},
-    pool="duckdb",
-    owners=OWNERS,
-    metadata=table_metadata("ml.recommendations"),
 )
 def recommendations(context: dg.AssetExecutionContext, config: RecommendationsConfig,
                     warehouse: DuckDBResource) -> dg.MaterializeResult:
@@ -467,12 +451,9 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
             "product_id": np.asarray(pop.catalogue)[lists.idx[r, c]].astype(str),
             "score": (config.n - c).astype(np.float64),
             "source": sources.astype(str)})
-        with warehouse.get_connection() as con, transaction(con):
-            sql.run(con, "delete_recommendations_partition", day=day)
-            con.register("new_recommendations", recs)
-            sql.run(con, "insert_recommendations", day=day, version=version,
-                    now=datetime.now(UTC).replace(tzinfo=None))
-            con.unregister("new_recommendations")
+        with warehouse.get_connection() as con:
+            replace_partition(con, "recommendations", rows=recs, day=day, version=version,
+                              now=datetime.now(UTC).replace(tzinfo=None))
         counts = pd.Series(sources).value_counts()
         short = int((np.count_nonzero(lists.idx >= 0, axis=1) < config.n).sum())
         per_day.append([key, len(pop.users), int(users["profiled"].sum()), len(recs),

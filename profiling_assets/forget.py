@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -47,8 +46,6 @@ from profiling_assets.encoder import normalize_text
 from profiling_assets.resources import transaction
 
 KEY_ENV = "PROFILING_FORGET_KEY"
-_PARAM = re.compile(r"\$([A-Za-z_]\w*)")
-_COMMENT = re.compile(r"--[^\n]*")
 
 
 class ForgetError(RuntimeError):
@@ -124,23 +121,6 @@ class ForgetReport:
     compacted: bool = False
 
 
-def _ident(schema: str, table: str) -> str:
-    return ".".join('"' + part.replace('"', '""') + '"' for part in (schema, table))
-
-
-def _run_template(con: duckdb.DuckDBPyConnection, name: str, table: str, column: str = "",
-                  **params) -> duckdb.DuckDBPyConnection:
-    """Run ``sql/<name>.sql`` on one table: identifiers cannot be bound as parameters, so the
-    file's ``{table}`` / ``{column}`` are filled with quoted names from the catalog."""
-    result = con
-    quoted_column = '"' + column.replace('"', '""') + '"' if column else ""
-    for stmt in sql.statements(name):
-        text = stmt.replace("{table}", table).replace("{column}", quoted_column)
-        wanted = set(_PARAM.findall(_COMMENT.sub("", text)))
-        result = con.execute(text, {k: params[k] for k in wanted} if wanted else None)
-    return result
-
-
 def forget(con: duckdb.DuckDBPyConnection, user_ids: Iterable[str], *, key: str | None = None,
            now: datetime | None = None) -> ForgetReport:
     """Remove ``user_ids`` from every table of the warehouse open on ``con``, suppress them and
@@ -159,8 +139,8 @@ def forget(con: duckdb.DuckDBPyConnection, user_ids: Iterable[str], *, key: str 
         authored: list[tuple[str, str]] = []
         for schema, name, has_user_id, _, text_columns, _ in tables:
             for column in text_columns if has_user_id else ():
-                rows = _run_template(con, "select_forget_authored_texts", _ident(schema, name),
-                                     column).fetchall()
+                rows = sql.run(con, "select_forget_authored_texts",
+                               identifiers={"table": (schema, name), "column": column}).fetchall()
                 authored += [(user, text_hash(text)) for user, text in rows
                              if normalize_text(text)]
         if authored:
@@ -168,20 +148,21 @@ def forget(con: duckdb.DuckDBPyConnection, user_ids: Iterable[str], *, key: str 
                     text_hashes=[a[1] for a in authored])
         sql.run(con, "stage_forget_occurrence_texts")
         for schema, name, has_user_id, verbatim, _, _ in tables:
-            table = _ident(schema, name)
             if has_user_id:
-                _run_template(con, "forget_user_rows", table, table_name=f"{schema}.{name}")
+                sql.run(con, "forget_user_rows", identifiers={"table": (schema, name)},
+                        table_name=f"{schema}.{name}")
             for column in verbatim:
-                _run_template(con, "forget_verbatim_rows", table, column,
-                              table_name=f"{schema}.{name}")
+                sql.run(con, "forget_verbatim_rows",
+                        identifiers={"table": (schema, name), "column": column},
+                        table_name=f"{schema}.{name}")
         # cached texts last, once every occurrence of the forgotten users is gone
         for schema, name, has_user_id, _, _, has_text_hash in tables:
             if has_text_hash and not has_user_id:
-                _run_template(con, "forget_text_rows", _ident(schema, name),
-                              table_name=f"{schema}.{name}")
+                sql.run(con, "forget_text_rows", identifiers={"table": (schema, name)},
+                        table_name=f"{schema}.{name}")
         sql.run(con, "record_forget", now=now)
         counts = sql.query(con, "select_forget_counts")
-    hashes = dict(con.execute("SELECT user_id, id_hash FROM forget_ids").fetchall())
+    hashes = dict(sql.query(con, "select_forget_id_hashes"))
     users = {u: Forgotten(u, hashes[u]) for u in ids}
     for user, table, n in counts:
         if n:
@@ -221,16 +202,13 @@ def forget_users(user_ids: Iterable[str], *, warehouse: Path | None = None,
     try:
         report = forget(con, user_ids)
         # out of the WAL and into the database file's current blocks
-        con.execute("CHECKPOINT")
+        sql.run(con, "checkpoint")
         if published.exists():
             report.published = profiles.publish(con, published)
         if compact:
             tmp.unlink(missing_ok=True)
-            db = con.execute("SELECT current_database()").fetchone()[0].replace('"', '""')
-            quoted = str(tmp).replace("'", "''")  # ATTACH takes no parameters
-            con.execute(f"ATTACH '{quoted}' AS forget_compacted")
-            con.execute(f'COPY FROM DATABASE "{db}" TO forget_compacted')
-            con.execute("DETACH forget_compacted")
+            db = sql.query(con, "select_current_database")[0][0]
+            sql.run(con, "compact_database", identifiers={"source": db}, path=str(tmp))
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -20,6 +20,8 @@ import dagster as dg
 import duckdb
 
 from profiling_assets import registry
+from profiling_assets.columns import table_metadata
+from profiling_assets.metadata import OWNERS
 
 PROMOTED, LEFT = "promoted to production", "left as candidate"
 
@@ -79,10 +81,20 @@ class Verdict:
                 metadata={**gate.metadata, "version": self.version, "outcome": self.outcome})
 
 
-def write_version(model_name: str, write: Callable[[Path], None]) -> tuple[str, Path]:
-    """A new version id and its folder, filled by ``write`` and renamed into place."""
+def model_asset(*, table: str | None = None, **kwargs: Any) -> Any:
+    """The decorator of a model (train) asset: tagged ``role=model`` (the daily jobs leave
+    these out; each has its own train job), owned by the data platform team, with the schema
+    of the table it writes beside its registry version, if any; unpartitioned."""
+    return dg.asset(tags={"role": "model"}, owners=OWNERS,
+                    metadata=table_metadata(table) if table else None, **kwargs)
+
+
+def write_version(model_registry: Any, model_name: str,
+                  write: Callable[[Path], None]) -> tuple[str, Path]:
+    """A new version id and its folder (under the ModelRegistryResource's models_dir), filled
+    by ``write`` and renamed into place."""
     version = registry.new_version()
-    return version, registry.write_artifact(model_name, version, write)
+    return version, model_registry.write_artifact(model_name, version, write)
 
 
 def _guard(con: duckdb.DuckDBPyConnection, model_name: str, guard: Guard) -> tuple[bool, str]:

@@ -17,11 +17,13 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from profiling_assets import pictures, settings, sql
-from profiling_assets.columns import table_metadata
 from profiling_assets.features import WINDOW_DAYS
-from profiling_assets.metadata import OWNERS, days_label, preview_file, table_value
-from profiling_assets.partitions import daily_backfill_policy, daily_partitions, day_check
-from profiling_assets.resources import transaction
+from profiling_assets.metadata import days_label, preview_file, table_value
+from profiling_assets.partitions import (
+    daily_asset,
+    day_check,
+)
+from profiling_assets.resources import replace_partition
 from profiling_assets.signals import data_signals
 
 # The newest storage format the DuckDB 1.x readers (CLI 1.5 and older 1.3+ clients) accept.
@@ -32,11 +34,8 @@ SEGMENT_MIX_DAYS = 30
 
 def build_user_profiles(con: duckdb.DuckDBPyConnection, day: str) -> None:
     """Replace the day's history rows and refresh the latest-row table, in one transaction."""
-    with transaction(con):
-        sql.run(con, "delete_user_profiles_partition", day=day)
-        sql.run(con, "insert_user_profiles_history", day=day,
-                now=datetime.now(UTC).replace(tzinfo=None))
-        sql.run(con, "refresh_user_profiles", day=day)
+    replace_partition(con, "user_profiles_history", day=day,
+                      now=datetime.now(UTC).replace(tzinfo=None), then=["refresh_user_profiles"])
 
 
 def remove_leftover_copies(target: Path) -> list[Path]:
@@ -56,12 +55,12 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_leftover_copies(target)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    quoted = str(tmp).replace("'", "''")  # ATTACH takes no parameters: quote the path
-    con.execute(f"ATTACH '{quoted}' AS pub (STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')")
+    sql.run(con, "attach_published_copy", path=str(tmp),
+            storage_version=PUBLISHED_STORAGE_VERSION)
     try:
         sql.run(con, "publish_profiles", now=datetime.now(UTC).replace(tzinfo=None))
     finally:
-        con.execute("DETACH pub")  # checkpoints: the file is complete before the rename
+        sql.run(con, "detach_published_copy")  # checkpoints: the file is complete before the rename
     os.replace(tmp, target)
     return target
 
@@ -69,21 +68,16 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path | None = None) -> Path:
 def published_state(path: Path) -> tuple:
     """(newest profile day, latest rows, history rows) as the published copy records them."""
     with duckdb.connect(str(path), read_only=True) as pub:
-        return pub.execute(
-            "SELECT profile_date, user_profiles_rows, history_rows FROM published").fetchone()
+        return tuple(sql.query(pub, "select_published_state")[0])
 
 
-@dg.asset(
+@daily_asset(
+    table="profiles.user_profiles_history",
+    # the daily table; profiles.user_profiles (each user's latest row) has the same columns
     deps=["user_features", "user_segments", "user_text_profile", "recommendations", "user_scores",
           "raw_users"],
-    partitions_def=daily_partitions,
-    backfill_policy=daily_backfill_policy,
     group_name="profiles",
     kinds={"duckdb", "sql"},
-    pool="duckdb",
-    owners=OWNERS,
-    # the daily table; profiles.user_profiles (each user's latest row) has the same columns
-    metadata=table_metadata("profiles.user_profiles_history"),
     check_specs=[
         day_check("one_profile_per_user", "user_profiles",
                           description="profiles.user_profiles has one row per user, and the day's "

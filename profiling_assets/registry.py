@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from profiling_assets import settings, sql
+from profiling_assets import sql
 
 CANDIDATE, PRODUCTION, RETIRED, REJECTED = "candidate", "production", "retired", "rejected"
 
@@ -61,14 +61,12 @@ def new_version(now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-def models_dir() -> Path:
-    return settings.data_dir() / "models"
-
-
-def write_artifact(model_name: str, version: str, write: Callable[[Path], None]) -> Path:
-    """Let ``write`` fill a temporary folder, then rename it into place, so that a crashed fit
-    never leaves a half-written version where a reader could find it."""
-    final = models_dir() / model_name / version
+def write_artifact(models_dir: Path, model_name: str, version: str,
+                   write: Callable[[Path], None]) -> Path:
+    """``<models_dir>/<model_name>/<version>/``: let ``write`` fill a temporary folder, then
+    rename it into place, so that a crashed fit never leaves a half-written version where a
+    reader could find it."""
+    final = Path(models_dir) / model_name / version
     tmp = final.parent / f".tmp-{version}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

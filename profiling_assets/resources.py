@@ -1,6 +1,7 @@
 """The warehouse resource: one DuckDB file, connections taken briefly, always in UTC."""
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -11,9 +12,9 @@ from typing import Any
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
-from profiling_assets import settings, sql
+from profiling_assets import registry, settings, sql
 from profiling_assets.settings import WarehouseUnavailable
 
 # Tables every layer may touch; creating them is idempotent and cheap, so each writer
@@ -34,14 +35,9 @@ def prepare_connection(con: duckdb.DuckDBPyConnection) -> None:
     """
     # Once per connection: ranged runs open a transaction per day and asset, and creating
     # the schemas each time cost more than the day's work on small days.
-    if con.execute("SELECT getvariable('profiling_prepared')").fetchone()[0]:
+    if sql.query(con, "select_connection_prepared")[0][0]:
         return
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET memory_limit = ?", [settings.duckdb_memory_limit()])
-    # Row order of stored tables carries no meaning here (line numbers are columns), and
-    # unordered inserts are markedly faster; the few statements that number rows in file
-    # order switch it back on for themselves.
-    con.execute("SET preserve_insertion_order = false")
+    sql.run(con, "set_connection_settings", memory_limit=settings.duckdb_memory_limit())
     # The tables exist once the schema files have run on this warehouse: their digest is
     # stored, and a connection to a warehouse at the same digest skips the CREATE statements
     # (a third of a connection's cost), while a changed schema file runs them all again.
@@ -50,7 +46,7 @@ def prepare_connection(con: duckdb.DuckDBPyConnection) -> None:
         for name in SCHEMA_FILES:
             sql.run(con, name)
         sql.run(con, "replace_schema_state", digest=schema_digest())
-    con.execute("SET VARIABLE profiling_prepared = true")
+    sql.run(con, "mark_connection_prepared")
 
 
 @cache
@@ -79,18 +75,20 @@ def replace_partition(con: duckdb.DuckDBPyConnection, stem: str, *, rows: Any = 
                       **params: Any) -> None:
     """Replace one partition of the table ``stem`` names, in one transaction: run
     ``sql/delete_<stem>_<by>.sql``, then ``sql/insert_<stem>.sql`` (which reads ``rows``, an
-    Arrow table or DataFrame, registered as ``new_<stem>``), then each of ``then`` (a SQL stem
-    run with the same parameters, or a function of the connection). Every partition write of
+    Arrow table or DataFrame, registered as ``new_<stem>``; none to insert when it is empty),
+    then each of ``then`` (a SQL stem run with the same parameters, or a function of the
+    connection). Every partition write of
     the pipeline goes through here, so a re-run replaces exactly its partition and a failure
     leaves the previous one in place."""
     with transaction(con):
         sql.run(con, f"delete_{stem}_{by}", **params)
-        if rows is not None:
-            con.register(f"new_{stem}", rows)
-        try:
+        if rows is None:
             sql.run(con, f"insert_{stem}", **params)
-        finally:
-            if rows is not None:
+        elif len(rows):
+            con.register(f"new_{stem}", rows)
+            try:
+                sql.run(con, f"insert_{stem}", **params)
+            finally:
                 con.unregister(f"new_{stem}")
         for step in then:
             if callable(step):
@@ -121,6 +119,11 @@ class WarehouseResource(DuckDBResource):
         if self._keeper is not None:
             self._keeper.close()
             self._keeper = None
+
+    def connect_read_only(self) -> duckdb.DuckDBPyConnection:
+        """A reader outside any run (a retrain sensor's tick): raises duckdb.IOException while
+        a run holds the file's write lock, and never creates the file."""
+        return duckdb.connect(self.database, read_only=True)
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -170,3 +173,31 @@ def open_warehouse(path: Path, config: dict | None = None) -> duckdb.DuckDBPyCon
 
 def warehouse_resource(path: Path | None = None) -> WarehouseResource:
     return WarehouseResource(database=str(path or settings.warehouse_path()))
+
+
+class ModelRegistryResource(dg.ConfigurableResource):
+    """Where the model assets write fitted versions: ``<models_dir>/<model>/<version>/``. The
+    registry's rows (status, metrics, window) live in the warehouse's ml.model_registry and
+    point at these folders."""
+
+    models_dir: str = Field(description="folder of model artifacts (PROFILING_MODELS_DIR; "
+                                        "default <PROFILING_DATA_DIR>/models)")
+
+    def write_artifact(self, model_name: str, version: str,
+                       write: Callable[[Path], None]) -> Path:
+        """The new version's folder, filled by ``write`` and renamed into place."""
+        return registry.write_artifact(Path(self.models_dir), model_name, version, write)
+
+
+def model_registry_resource(models_dir: Path | None = None) -> ModelRegistryResource:
+    if models_dir is None and os.environ.get("PROFILING_MODELS_DIR"):
+        # shown as an environment variable in the UI, read when a run starts
+        return ModelRegistryResource(models_dir=dg.EnvVar("PROFILING_MODELS_DIR"))
+    return ModelRegistryResource(models_dir=str(models_dir or settings.models_dir()))
+
+
+def pipeline_resources(warehouse: Path | None = None,
+                       models_dir: Path | None = None) -> dict[str, dg.ConfigurableResource]:
+    """Every resource the assets and sensors take, from the settings or the given paths."""
+    return {"warehouse": warehouse_resource(warehouse),
+            "model_registry": model_registry_resource(models_dir)}

@@ -31,14 +31,16 @@ import math
 import os
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import duckdb
 import numpy as np
 
-from profiling_assets import registry, settings, sql
+from profiling_assets import registry, sql
 from profiling_assets.propensity import TARGETS
+from profiling_assets.resources import WarehouseResource
 
 # model -> its train job (defined in schedules.py; referred to by name here)
 TRAIN_JOB_NAMES = {
@@ -305,9 +307,11 @@ def _centroid(con, version: str, first: date, last: date) -> tuple[int, list[flo
     return int(n), centroid
 
 
-def text_drift(con: duckdb.DuckDBPyConnection, version: registry.ModelVersion) -> Drift:
+def text_drift(con: duckdb.DuckDBPyConnection, version: registry.ModelVersion,
+               source: str = "") -> Drift:
     """1 - cosine between the centroid of the latest day's text embeddings (production
-    version) and the centroid over the version's training window."""
+    version) and the centroid over the version's training window (cached per warehouse
+    ``source`` and window: the reference does not change between ticks)."""
     drift = Drift("centroid_shift", CENTROID_SHIFT_THRESHOLD)
     if version.window_end is None:
         drift.note = "no training window"
@@ -324,7 +328,7 @@ def text_drift(con: duckdb.DuckDBPyConnection, version: registry.ModelVersion) -
         drift.note = f"no text day after {end}"
         return drift
     drift.day = str(latest)
-    key = (str(settings.warehouse_path()), version.version, start, end)
+    key = (source, version.version, start, end)
     if key not in _REFERENCE_CENTROIDS:
         _REFERENCE_CENTROIDS[key] = _centroid(con, version.version, start, end)
     n_ref, ref = _REFERENCE_CENTROIDS[key]
@@ -339,9 +343,10 @@ def text_drift(con: duckdb.DuckDBPyConnection, version: registry.ModelVersion) -
     return drift
 
 
-def assess(con: duckdb.DuckDBPyConnection, model: str, partitions: list[str]) -> Assessment:
-    """Everything the sensor decides on, from the registry, the warehouse and the materialized
-    partitions of cleaned_events (ISO dates)."""
+def assess(con: duckdb.DuckDBPyConnection, model: str, partitions: list[str],
+           source: str = "") -> Assessment:
+    """Everything the sensor decides on, from the registry, the warehouse (``source``: its
+    path) and the materialized partitions of cleaned_events (ISO dates)."""
     partitions = sorted(partitions)
     names = REGISTRY_MODELS.get(model, (model,))
     found = [v for v in (registry.production(con, n) for n in names) if v is not None]
@@ -359,7 +364,7 @@ def assess(con: duckdb.DuckDBPyConnection, model: str, partitions: list[str]) ->
                   _metric(v.metrics.get(m)), floor)
                  for v in found for m, floor in QUALITY_FLOORS[v.model_name]]
     if model == "text_encoder":
-        a.drift = text_drift(con, prod)
+        a.drift = text_drift(con, prod, source)
     else:
         a.drift = feature_drift(con, _day(prod.window_end) if prod.window_end else None)
     return a
@@ -383,11 +388,12 @@ def _load_cursor(raw: str | None) -> dict[str, Any]:
             "fired": list(cursor.get("fired", []))}
 
 
-def evaluate(context: dg.SensorEvaluationContext, model: str, job_name: str):
+def evaluate(context: dg.SensorEvaluationContext, model: str, job_name: str,
+             warehouse: WarehouseResource):
     """One tick of a retrain sensor: a RunRequest for the model's train job, or a SkipReason
     with the figures behind the decision. Either way the tick's log says what it evaluated
     (the Sensors tab shows it under the tick)."""
-    result, figures = decide(context, model, job_name)
+    result, figures = decide(context, model, job_name, warehouse)
     context.log.info(tick_line(model, job_name, result, figures))
     return result
 
@@ -402,22 +408,23 @@ def tick_line(model: str, job_name: str, result: dg.RunRequest | dg.SkipReason,
     return f"{model}: skipped: {message.removeprefix(f'{model}: ')}"
 
 
-def decide(context: dg.SensorEvaluationContext, model: str,
-           job_name: str) -> tuple[dg.RunRequest | dg.SkipReason, str]:
+def decide(context: dg.SensorEvaluationContext, model: str, job_name: str,
+           warehouse: WarehouseResource) -> tuple[dg.RunRequest | dg.SkipReason, str]:
     """The decision of one tick and the figures behind it (``Assessment.summary``; empty when
-    the warehouse could not be read)."""
+    the warehouse could not be read). The warehouse is read through a read-only connection
+    of the code location's warehouse resource."""
     cursor = _load_cursor(context.cursor)
     partitions = sorted(context.instance.get_materialized_partitions(
         dg.AssetKey("cleaned_events")))
-    path = settings.warehouse_path()
+    path = Path(warehouse.database)
     if not path.exists():
         return dg.SkipReason(f"warehouse missing ({path}), retrying"), ""
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = warehouse.connect_read_only()
     except duckdb.Error as e:   # IOException: a writer holds the lock
         return dg.SkipReason(f"warehouse busy, retrying ({type(e).__name__})"), ""
     try:
-        a = assess(con, model, partitions)
+        a = assess(con, model, partitions, str(path))
     except duckdb.CatalogException:
         return dg.SkipReason("warehouse has no model registry yet, retrying"), ""
     finally:
@@ -455,8 +462,8 @@ def build_retrain_sensor(model: str, job_name: str | None = None) -> dg.SensorDe
                description=f"Requests {job_name} when {model} has no production version, its "
                            f"metric is below its floor, the latest data drifted, or enough new "
                            f"days of cleaned_events arrived. See docs/retraining.md.")
-    def _sensor(context: dg.SensorEvaluationContext):
-        return evaluate(context, model, job_name)
+    def _sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+        return evaluate(context, model, job_name, warehouse)
 
     return _sensor
 

@@ -24,11 +24,11 @@ from sklearn.metrics import roc_curve
 
 from profiling_assets import model_assets, pictures, registry, sql
 from profiling_assets import propensity as P
-from profiling_assets.columns import table_metadata
 from profiling_assets.features import WINDOW_DAYS
-from profiling_assets.metadata import OWNERS, day_logger, days_label, preview_file, table_value
-from profiling_assets.partitions import daily_backfill_policy, daily_partitions
-from profiling_assets.resources import transaction
+from profiling_assets.metadata import day_logger, days_label, preview_file, table_value
+from profiling_assets.model_assets import model_asset
+from profiling_assets.partitions import daily_asset
+from profiling_assets.resources import ModelRegistryResource, replace_partition
 from profiling_assets.signals import data_signals
 
 MODEL_NAME = "propensity_model"
@@ -212,12 +212,10 @@ def load_target(version: registry.ModelVersion) -> P.Model:
 # --------------------------------------------------------------------------- propensity_model
 
 
-@dg.asset(
+@model_asset(
     deps=["user_features"],
     group_name="scores",
-    tags={"role": "model"},
     kinds={"tensorflow", "scikitlearn", "duckdb"},
-    owners=OWNERS,
     check_specs=[
         dg.AssetCheckSpec(check_name(t), asset="propensity_model", blocking=True,
                           description=(f"{t}: on the validation cutoff, the best candidate "
@@ -232,7 +230,7 @@ def load_target(version: registry.ModelVersion) -> P.Model:
     ],
 )
 def propensity_model(context: dg.AssetExecutionContext, config: PropensityModelConfig,
-                     warehouse: DuckDBResource):
+                     warehouse: DuckDBResource, model_registry: ModelRegistryResource):
     """Purchase propensity (purchase_14d), churn risk (churn_30d) and expected spend (spend_90d):
     point-in-time examples from features.user_features on past cutoff days with labels from the
     window after each, a later validation cutoff, and per target a logistic (ridge) regression,
@@ -293,7 +291,7 @@ def propensity_model(context: dg.AssetExecutionContext, config: PropensityModelC
                 "training_cutoffs": plan.training, "validation_cutoff": plan.validation,
                 "final_cutoffs": plan.final, "min_user_days": p.min_user_days}
         name = registry_name(target)
-        version, path = model_assets.write_version(name, lambda f, r=result, i=info: save_target(f, r, i))
+        version, path = model_assets.write_version(model_registry, name, lambda f, r=result, i=info: save_target(f, r, i))
         metrics = {**{k: v for k, v in result.headline.items() if not isinstance(v, (dict, list))},
                    "winner": result.winner, "window_days": result.window,
                    "strongest_baseline": result.strongest_baseline, "gain": result.gain,
@@ -421,15 +419,11 @@ def production_models(con: duckdb.DuckDBPyConnection, cache: dict) -> tuple[dict
     return models, min_days
 
 
-@dg.asset(
+@daily_asset(
+    table="ml.user_scores",
     deps=["propensity_model", "user_features"],
-    partitions_def=daily_partitions,
-    backfill_policy=daily_backfill_policy,
     group_name="scores",
     kinds={"scikitlearn", "duckdb"},
-    pool="duckdb",
-    owners=OWNERS,
-    metadata=table_metadata("ml.user_scores"),
 )
 def user_scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
     """ml.user_scores: for every user of the day's features.user_features, the production
@@ -451,11 +445,9 @@ def user_scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource) ->
         started = time.perf_counter()
         table = score_day(features, models, min_days)
         seconds = time.perf_counter() - started
-        with warehouse.get_connection() as con, transaction(con):
-            sql.run(con, "delete_user_scores_partition", day=day)
-            con.register("new_user_scores", table)
-            sql.run(con, "insert_user_scores", day=day, now=datetime.now(UTC).replace(tzinfo=None))
-            con.unregister("new_user_scores")
+        with warehouse.get_connection() as con:
+            replace_partition(con, "user_scores", rows=table, day=day,
+                              now=datetime.now(UTC).replace(tzinfo=None))
         scored = {t: int(pd.notna(table[P.TARGETS[t].column].to_numpy(zero_copy_only=False)).sum())
                   for t in P.TARGETS}
         per_day.append([key, len(features), *scored.values(), seconds])

@@ -20,11 +20,11 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from profiling_assets import model_assets, pictures, registry, sql
-from profiling_assets.columns import table_metadata
 from profiling_assets.features import WINDOW_DAYS
-from profiling_assets.metadata import OWNERS, day_logger, days_label, preview_file, table_value
-from profiling_assets.partitions import daily_backfill_policy, daily_partitions
-from profiling_assets.resources import transaction
+from profiling_assets.metadata import day_logger, days_label, preview_file, table_value
+from profiling_assets.model_assets import model_asset
+from profiling_assets.partitions import daily_asset
+from profiling_assets.resources import ModelRegistryResource, replace_partition
 from profiling_assets.segmentation import (
     FEATURES,
     Params,
@@ -82,14 +82,12 @@ def _text_version(con: duckdb.DuckDBPyConnection, day: date) -> str | None:
     return rows[0][0] if rows else None
 
 
-@dg.asset(
+@model_asset(
+    # the table it writes beside its registry version: one row per segment
+    table="ml.segments",
     deps=["user_features", "user_factors", "user_text_profile"],
     group_name="segments",
-    tags={"role": "model"},
     kinds={"scikitlearn", "duckdb"},
-    owners=OWNERS,
-    # the table it writes beside its registry version: one row per segment
-    metadata=table_metadata("ml.segments"),
     check_specs=[
         dg.AssetCheckSpec("segments_well_formed", asset="segment_model", blocking=True,
                           description="Every segment holds at least min_segment_users users and "
@@ -98,7 +96,7 @@ def _text_version(con: duckdb.DuckDBPyConnection, day: date) -> str | None:
     ],
 )
 def segment_model(context: dg.AssetExecutionContext, config: SegmentModelConfig,
-                  warehouse: DuckDBResource):
+                  warehouse: DuckDBResource, model_registry: ModelRegistryResource):
     """K-means segments of the users of the latest features.user_features day, over their
     standardized behaviour (plus, when weighted, SVD factors and text interests), with k
     chosen by silhouette in k_min..k_max. Segments get readable names and descriptions from
@@ -137,7 +135,7 @@ def segment_model(context: dg.AssetExecutionContext, config: SegmentModelConfig,
     window = (day - timedelta(days=WINDOW_DAYS - 1), day)
     meta = {"feature_date": day, "svd_version": svd.version if svd else None,
             "text_version": text_version, "config": config.model_dump()}
-    version, path = model_assets.write_version(MODEL_NAME, lambda folder: save_model(folder, fit, meta))
+    version, path = model_assets.write_version(model_registry, MODEL_NAME, lambda folder: save_model(folder, fit, meta))
     rows = pd.DataFrame({"segment_id": np.asarray(fit.segment_ids, dtype=np.int32),
                          "segment_name": fit.names, "description": fit.descriptions,
                          "size": fit.sizes.astype(np.int32)})
@@ -149,11 +147,7 @@ def segment_model(context: dg.AssetExecutionContext, config: SegmentModelConfig,
                "previous_version": previous.version if previous else None}
 
     def write_segments(con: duckdb.DuckDBPyConnection) -> None:
-        with transaction(con):
-            sql.run(con, "delete_segments_version", version=version)
-            con.register("new_segments", rows)
-            sql.run(con, "insert_segments", version=version)
-            con.unregister("new_segments")
+        replace_partition(con, "segments", rows=rows, by="version", version=version)
 
     with warehouse.get_connection() as con:
         verdict = model_assets.conclude(
@@ -220,15 +214,11 @@ def segment_model(context: dg.AssetExecutionContext, config: SegmentModelConfig,
 # --------------------------------------------------------------------------- user_segments
 
 
-@dg.asset(
+@daily_asset(
+    table="ml.user_segments",
     deps=["segment_model", "user_features", "user_factors", "user_text_profile"],
-    partitions_def=daily_partitions,
-    backfill_policy=daily_backfill_policy,
     group_name="segments",
     kinds={"numpy", "duckdb"},
-    pool="duckdb",
-    owners=OWNERS,
-    metadata=table_metadata("ml.user_segments"),
 )
 def user_segments(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
     """ml.user_segments: every user of the day's features.user_features assigned to the
@@ -254,11 +244,8 @@ def user_segments(context: dg.AssetExecutionContext, warehouse: DuckDBResource) 
         names = np.asarray(model.names, dtype=object)[nearest]
         rows = pa.table({"user_id": inputs.users, "segment_id": ids, "segment_name": names.astype(str),
                          "confidence": confidence})
-        with warehouse.get_connection() as con, transaction(con):
-            sql.run(con, "delete_user_segments_partition", day=day)
-            con.register("new_user_segments", rows)
-            sql.run(con, "insert_user_segments", day=day, version=model.version)
-            con.unregister("new_user_segments")
+        with warehouse.get_connection() as con:
+            replace_partition(con, "user_segments", rows=rows, day=day, version=model.version)
         n = len(inputs.users)
         missing_f = n - int(inputs.has_factors.sum()) if len(model.space.factor_mean) else None
         missing_t = n - int(inputs.has_text.sum()) if len(model.space.text_scale) else None

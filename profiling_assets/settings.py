@@ -31,6 +31,14 @@ def warehouse_path() -> Path:
     return data_dir() / "warehouse" / "profiling.duckdb"
 
 
+def models_dir() -> Path:
+    """Artifacts of fitted model versions (``PROFILING_MODELS_DIR``, default ``<data>/models``)."""
+    explicit = os.environ.get("PROFILING_MODELS_DIR")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    return data_dir() / "models"
+
+
 def start_date() -> str:
     """First daily partition: ``PROFILING_START_DATE`` (ISO date) when set, else the first day
     that has landed under ``<data>/landing/events/``, else 2026-10-01 (the demo's first day)."""

@@ -27,10 +27,22 @@ def statements(name: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in parts if _COMMENT.sub("", p).strip())
 
 
-def run(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> duckdb.DuckDBPyConnection:
-    """Execute every statement of a SQL file, passing each only the ``$params`` it names."""
+def quote(name: str | tuple[str, ...]) -> str:
+    """A (schema-qualified, when a tuple) name as a quoted SQL identifier."""
+    parts = (name,) if isinstance(name, str) else name
+    return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
+
+
+def run(con: duckdb.DuckDBPyConnection, name: str, *,
+        identifiers: dict[str, str | tuple[str, ...]] | None = None,
+        **params: Any) -> duckdb.DuckDBPyConnection:
+    """Execute every statement of a SQL file, passing each only the ``$params`` it names.
+    Names cannot be bound as parameters: a file's ``{key}`` placeholders are filled with the
+    quoted ``identifiers`` (a table or column found in the catalog, a database name)."""
     result = con
     for stmt in statements(name):
+        for key, value in (identifiers or {}).items():
+            stmt = stmt.replace("{" + key + "}", quote(value))
         wanted = set(_PARAM.findall(_COMMENT.sub("", stmt)))
         missing = wanted - params.keys()
         if missing:

@@ -8,6 +8,7 @@ connection, so other writers wait seconds, not minutes.
 
 import hashlib
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import dagster as dg
@@ -20,7 +21,6 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from profiling_assets import model_assets, pictures, registry, sql
-from profiling_assets.columns import table_metadata
 from profiling_assets.encoder import (
     EncodeStats,
     TextEncoder,
@@ -28,9 +28,10 @@ from profiling_assets.encoder import (
     max_length_of,
     normalize_text,
 )
-from profiling_assets.metadata import OWNERS, day_logger, preview_file, table_value
-from profiling_assets.partitions import daily_backfill_policy, daily_partitions
-from profiling_assets.resources import transaction
+from profiling_assets.metadata import day_logger, preview_file, table_value
+from profiling_assets.model_assets import model_asset
+from profiling_assets.partitions import daily_asset
+from profiling_assets.resources import ModelRegistryResource, replace_partition
 from profiling_assets.signals import data_signals
 from profiling_assets.text_training import (
     MIN_TRAIN_PAIRS,
@@ -117,12 +118,10 @@ def _evaluation_rows(sizes: dict[str, int], frozen: dict, tuned: dict, productio
     return rows
 
 
-@dg.asset(
+@model_asset(
     deps=["cleaned_events", "raw_products"],
     group_name="text",
-    tags={"role": "model"},
     kinds={"tensorflow", "duckdb"},
-    owners=OWNERS,
     check_specs=[
         dg.AssetCheckSpec("beats_frozen", asset="text_encoder", blocking=True,
                           description="On held-out data, the fine-tuned encoder scores higher than "
@@ -141,7 +140,7 @@ def _evaluation_rows(sizes: dict[str, int], frozen: dict, tuned: dict, productio
     ],
 )
 def text_encoder(context: dg.AssetExecutionContext, config: TextEncoderConfig,
-                 warehouse: DuckDBResource):
+                 warehouse: DuckDBResource, model_registry: ModelRegistryResource):
     """Fine-tunes the packaged all-MiniLM-L6-v2 (TensorFlow) on what the data carries: query
     and product text → category, review text → rating band (classification heads), and pairs
     of texts that go together in every event log (products of one session/invoice or user-day,
@@ -180,7 +179,7 @@ def text_encoder(context: dg.AssetExecutionContext, config: TextEncoderConfig,
 
     version = registry.new_version()
     out = fine_tune_and_score(
-        ex, write=lambda save: registry.write_artifact(MODEL_NAME, version, save),
+        ex, write=lambda save: model_registry.write_artifact(MODEL_NAME, version, save),
         max_length=config.max_length, epochs=config.epochs, batch_size=config.batch_size,
         learning_rate=config.learning_rate, seed=config.seed, temperature=config.temperature,
         max_steps=config.max_steps or None, log=context.log.info, progress=progress)
@@ -332,6 +331,13 @@ def _normalise_occurrences(raw: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return occ.assign(text_hash=occ["text"].map(text_hash)), empty
 
 
+def _add_embeddings(new: pa.Table, version: str, day: str, con: duckdb.DuckDBPyConnection) -> None:
+    con.register("new_embeddings", new)
+    sql.run(con, "insert_text_embeddings", version=version, day=day,
+            now=datetime.now(UTC).replace(tzinfo=None))
+    con.unregister("new_embeddings")
+
+
 def _embeddings_table(hashes: list[str], kinds: list[str], texts: list[str], tokens: list[int],
                       vectors: np.ndarray) -> pa.Table:
     flat = pa.array(vectors.astype(np.float32).ravel(), type=pa.float32())
@@ -340,15 +346,11 @@ def _embeddings_table(hashes: list[str], kinds: list[str], texts: list[str], tok
                      "embedding": pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])})
 
 
-@dg.asset(
+@daily_asset(
+    table="ml.text_embeddings",
     deps=["cleaned_events", "raw_products", "text_encoder"],
-    partitions_def=daily_partitions,
-    backfill_policy=daily_backfill_policy,
     group_name="text",
     kinds={"tensorflow", "duckdb"},
-    pool="duckdb",
-    owners=OWNERS,
-    metadata=table_metadata("ml.text_embeddings"),
 )
 def text_embeddings(context: dg.AssetExecutionContext, config: TextEmbeddingsConfig,
                     warehouse: DuckDBResource) -> dg.MaterializeResult:
@@ -374,6 +376,7 @@ def text_embeddings(context: dg.AssetExecutionContext, config: TextEmbeddingsCon
             con.unregister("day_texts")
         todo = distinct[~distinct["text_hash"].isin(cached)]
         stats = EncodeStats()
+        then = []
         if len(todo):
             if encoder is None:
                 encoder = TextEncoder(folder, backend=config.backend, batch_size=config.batch_size)
@@ -391,16 +394,11 @@ def text_embeddings(context: dg.AssetExecutionContext, config: TextEmbeddingsCon
             vectors, tokens = encoder.encode_with_tokens(texts, progress=progress, stats=stats)
             new = _embeddings_table(todo["text_hash"].tolist(), todo["kind"].tolist(), texts,
                                     tokens, vectors)
-        with warehouse.get_connection() as con, transaction(con):
-            if len(todo):
-                con.register("new_embeddings", new)
-                sql.run(con, "insert_text_embeddings", version=version, day=day,
-                        now=datetime.now(UTC).replace(tzinfo=None))
-                con.unregister("new_embeddings")
-            sql.run(con, "delete_text_occurrences_partition", day=day)
-            con.register("day_occurrences", occ.drop(columns="text"))
-            sql.run(con, "insert_text_occurrences", day=day)
-            con.unregister("day_occurrences")
+            # texts first met today, in the same transaction as the occurrences that use them
+            then.append(partial(_add_embeddings, new, version, day))
+        with warehouse.get_connection() as con:
+            replace_partition(con, "text_occurrences", rows=occ.drop(columns="text"), day=day,
+                              then=then)
         totals.texts += stats.texts
         totals.seconds += stats.seconds
         per_day.append([day, len(occ), len(distinct), len(distinct) - len(todo), len(todo), empty,
@@ -594,12 +592,7 @@ def build_user_text_profile(con: duckdb.DuckDBPyConnection, day: str, version: s
             "top_interest_scores": pa.array(top_scores, type=pa.list_(pa.float32())),
             "last_text_date": last,
         })
-    with transaction(con):
-        sql.run(con, "delete_user_text_profile_partition", day=day)
-        if len(profiles):
-            con.register("new_profiles", profiles)
-            sql.run(con, "insert_user_text_profile", day=day, version=version)
-            con.unregister("new_profiles")
+    replace_partition(con, "user_text_profile", rows=profiles, day=day, version=version)
     return {"users": len(profiles), "occurrences": len(occ), "prototypes": len(names),
             "interest_source": source, "prototype_names": names}
 
@@ -615,15 +608,11 @@ def _prototypes(protos_df: pd.DataFrame, hashes: pd.Index,
     return names, np.array(rows, dtype=np.float32).reshape(len(rows), DIM)
 
 
-@dg.asset(
+@daily_asset(
+    table="ml.user_text_profile",
     deps=["text_embeddings"],
-    partitions_def=daily_partitions,
-    backfill_policy=daily_backfill_policy,
     group_name="text",
     kinds={"duckdb"},
-    pool="duckdb",
-    owners=OWNERS,
-    metadata=table_metadata("ml.user_text_profile"),
 )
 def user_text_profile(context: dg.AssetExecutionContext, config: UserTextProfileConfig,
                       warehouse: DuckDBResource) -> dg.MaterializeResult:

@@ -29,13 +29,14 @@ def build_demo(data_dir: Path):
     import dagster as dg
 
     from profiling_assets import cleaning, ingest, synthetic
-    from profiling_assets.resources import warehouse_resource
+    from profiling_assets.resources import pipeline_resources
 
     def build(*, users: int, products: int, days: int, seed: int = 5, extra_assets=(),
               selection=("raw_events", "cleaned_events")):
         start = date(2026, 10, 1)
         synthetic.generate(data_dir, users=users, products=products, days=days, start=start, seed=seed)
-        resources = {"warehouse": warehouse_resource()}
+        # pointed at the test's folder explicitly, not through the environment
+        resources = pipeline_resources(data_dir / "warehouse" / "test.duckdb", data_dir / "models")
         instance = dg.DagsterInstance.ephemeral()
         assets = [ingest.raw_users, ingest.raw_products, ingest.raw_events, cleaning.cleaned_events,
                   *extra_assets]

@@ -12,7 +12,7 @@ from images import assert_pictures
 from tables import assert_same_rows
 
 from profiling_assets import cleaning, features, ingest, profiles, synthetic
-from profiling_assets.resources import warehouse_resource
+from profiling_assets.resources import pipeline_resources
 
 START = date(2026, 10, 1)
 DAYS = [(START + timedelta(days=i)).isoformat() for i in range(5)]
@@ -34,7 +34,7 @@ FROM clean.events WHERE event_date <= ? GROUP BY user_id
 def materialize(instance, selection, first, last=None):
     tags = ({"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
             if last else {})
-    result = dg.materialize(ASSETS, selection=selection, resources={"warehouse": warehouse_resource()},
+    result = dg.materialize(ASSETS, selection=selection, resources=pipeline_resources(),
                             instance=instance, tags=tags, partition_key=None if last else first)
     assert result.success
     return result
@@ -58,7 +58,7 @@ def test_closed_day_is_an_empty_partition_and_profiles_match_a_from_scratch_comp
     data_dir = closed_day_data
     instance = dg.DagsterInstance.ephemeral()
     assert dg.materialize(ASSETS, selection=["raw_users", "raw_products"], instance=instance,
-                          resources={"warehouse": warehouse_resource()}).success
+                          resources=pipeline_resources()).success
     result = materialize(instance, DAILY, DAYS[0], DAYS[-1])
     # the segment mix per day as a picture and the newest day's shares as numbers (no segment
     # model in this chain: every profile is unsegmented)
@@ -96,7 +96,7 @@ def test_closed_day_is_an_empty_partition_and_profiles_match_a_from_scratch_comp
     monkeypatch.setenv("PROFILING_PUBLISHED", str(tmp_path / "reverse-published.duckdb"))
     other = dg.DagsterInstance.ephemeral()
     assert dg.materialize(ASSETS, selection=["raw_users", "raw_products"], instance=other,
-                          resources={"warehouse": warehouse_resource()}).success
+                          resources=pipeline_resources()).success
     materialize(other, DAILY[:3], DAYS[0], DAYS[-1])
     for day in reversed(DAYS):
         materialize(other, DAILY[3:], day)

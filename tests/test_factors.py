@@ -177,9 +177,9 @@ def test_short_history_is_a_clear_skip(con):
 
 
 def test_short_history_skips_the_model_asset_without_failing_the_run(data_dir):
-    from profiling_assets.resources import warehouse_resource
+    from profiling_assets.resources import pipeline_resources
 
-    resources = {"warehouse": warehouse_resource()}
+    resources = pipeline_resources()
     with resources["warehouse"].get_connection() as con:
         _bulk_events(con, [(_day(0), "u1", "purchase", "p1"), (_day(1), "u2", "purchase", "p2")])
     result = dg.materialize([factors.svd_model], resources=resources, raise_on_error=False)
@@ -393,9 +393,9 @@ def test_reranker_features_never_see_the_days_after_the_cutoff(con):
 
 
 def test_a_promoted_reranker_is_saved_and_ranks_the_daily_candidates_per_user(data_dir):
-    from profiling_assets.resources import warehouse_resource
+    from profiling_assets.resources import pipeline_resources
 
-    resources = {"warehouse": warehouse_resource()}
+    resources = pipeline_resources()
     with resources["warehouse"].get_connection() as con:
         _bulk_events(con, _mixed_log(np.random.default_rng(3)))
     config = {"k": 4, "horizon_days": 7, "families": ["svd", "item_knn"]}

@@ -43,9 +43,9 @@ def demo_days(data_dir):
 
 def test_daily_chain_materializes_two_demo_days(data_dir, demo_days):
     from profiling_assets.definitions import defs
-    from profiling_assets.resources import warehouse_resource
+    from profiling_assets.resources import pipeline_resources
 
-    resources = {"warehouse": warehouse_resource()}
+    resources = pipeline_resources()
     assets = [defs.get_assets_def(k) for k in ("raw_users", "raw_products", "raw_events", "cleaned_events")]
     instance = dg.DagsterInstance.ephemeral()
     assert dg.materialize(assets[:2], resources=resources, instance=instance).success

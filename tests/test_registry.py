@@ -2,7 +2,13 @@ import duckdb
 import pytest
 
 from profiling_assets import registry
-from profiling_assets.resources import prepare_connection
+from profiling_assets.resources import ModelRegistryResource, prepare_connection
+
+
+@pytest.fixture
+def models(data_dir):
+    """The registry's artifact folder, pointed at the test's folder."""
+    return ModelRegistryResource(models_dir=str(data_dir / "models"))
 
 
 @pytest.fixture
@@ -13,23 +19,23 @@ def con(data_dir):
     con.close()
 
 
-def _fit(con, name: str, recall: float) -> registry.ModelVersion:
+def _fit(con, models, name: str, recall: float) -> registry.ModelVersion:
     version = registry.new_version()
-    path = registry.write_artifact(name, version, lambda d: (d / "weights.txt").write_text("w"))
+    path = models.write_artifact(name, version, lambda d: (d / "weights.txt").write_text("w"))
     registry.register(con, name, version, artifact_path=path, metrics={"recall_at_10": recall},
                       config={"k": 8}, window=("2026-10-01", "2026-10-14"))
     return registry.get(con, name, version)
 
 
-def test_candidate_then_single_production_version(con):
+def test_candidate_then_single_production_version(con, models):
     with pytest.raises(registry.NoProductionModelError, match="Materialize the svd_model"):
         registry.require_production(con, "svd_model")
-    first = _fit(con, "svd_model", 0.2)
+    first = _fit(con, models, "svd_model", 0.2)
     assert first.status == registry.CANDIDATE
     assert (first.artifact_path / "weights.txt").read_text() == "w"
     assert first.metrics == {"recall_at_10": 0.2}
     registry.promote(con, "svd_model", first.version, "checks passed")
-    second = _fit(con, "svd_model", 0.3)
+    second = _fit(con, models, "svd_model", 0.3)
     registry.promote(con, "svd_model", second.version, "checks passed")
     assert registry.require_production(con, "svd_model").version == second.version
     assert registry.get(con, "svd_model", first.version).status == registry.RETIRED
@@ -45,14 +51,15 @@ def test_failed_write_leaves_no_version_folder(data_dir):
         (folder / "half.bin").write_bytes(b"x")
         raise OSError("disk full")
 
+    models = ModelRegistryResource(models_dir=str(data_dir / "elsewhere"))
     with pytest.raises(OSError):
-        registry.write_artifact("text_encoder", "v1", explode)
-    assert list((registry.models_dir() / "text_encoder").iterdir()) == []
+        models.write_artifact("text_encoder", "v1", explode)
+    assert list((data_dir / "elsewhere" / "text_encoder").iterdir()) == []
 
 
-def test_a_candidate_worse_than_production_beyond_the_tolerance_is_refused(con):
+def test_a_candidate_worse_than_production_beyond_the_tolerance_is_refused(con, models):
     assert registry.not_worse_than_production(con, "svd_model", "recall_at_10", 0.1, 0.02)[0]
-    current = _fit(con, "svd_model", 0.30)
+    current = _fit(con, models, "svd_model", 0.30)
     registry.promote(con, "svd_model", current.version, "checks passed")
     ok, why = registry.not_worse_than_production(con, "svd_model", "recall_at_10", 0.29, 0.02)
     assert ok and current.version in why
@@ -60,7 +67,7 @@ def test_a_candidate_worse_than_production_beyond_the_tolerance_is_refused(con):
     assert not ok and "worse than production" in why
 
 
-def test_models_command_lists_versions_and_rolls_production_back(data_dir, capsys):
+def test_models_command_lists_versions_and_rolls_production_back(data_dir, models, capsys):
     from profiling_assets import cli, settings
     from profiling_assets.resources import prepare_connection
 
@@ -68,9 +75,9 @@ def test_models_command_lists_versions_and_rolls_production_back(data_dir, capsy
     path.parent.mkdir(parents=True)
     with duckdb.connect(str(path)) as con:
         prepare_connection(con)
-        first = _fit(con, "svd_model", 0.30)
+        first = _fit(con, models, "svd_model", 0.30)
         registry.promote(con, "svd_model", first.version, "checks passed")
-        second = _fit(con, "svd_model", 0.31)
+        second = _fit(con, models, "svd_model", 0.31)
         registry.promote(con, "svd_model", second.version, "checks passed")
     cli.main(["models", "list"])
     listing = capsys.readouterr().out

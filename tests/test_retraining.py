@@ -93,10 +93,12 @@ class Lines(logging.Handler):
 def tick(defs, instance, model, cursor=None, logs: list[str] | None = None):
     """One evaluation of the model's sensor; what it logged is added to ``logs``."""
     (sensor,) = [s for s in R.RETRAIN_SENSORS if s.name == f"{model}_retrain_sensor"]
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
-    handler = Lines()
-    context.log.addHandler(handler)  # the logger the evaluation will use
-    result = sensor.evaluate_tick(context)
+    # the warehouse resource the code location gives the sensor, pointed at the test's file
+    with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+                                 resources={"warehouse": defs.resources["warehouse"]}) as context:
+        handler = Lines()
+        context.log.addHandler(handler)  # the logger the evaluation will use
+        result = sensor.evaluate_tick(context)
     if logs is not None:
         logs.extend(handler.lines)
     return result

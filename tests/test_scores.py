@@ -215,9 +215,9 @@ def test_a_history_too_short_for_every_target_is_a_skip_with_each_reason(data_di
         for d in range(10):
             activity(con, "A", DAY0 + timedelta(days=d))
             F.build_user_features(con, (DAY0 + timedelta(days=d)).isoformat())
-    from profiling_assets.resources import warehouse_resource
+    from profiling_assets.resources import pipeline_resources
 
-    result = dg.materialize([scores.propensity_model], resources={"warehouse": warehouse_resource()},
+    result = dg.materialize([scores.propensity_model], resources=pipeline_resources(),
                             instance=dg.DagsterInstance.ephemeral())
     assert result.success
     meta = result.asset_materializations_for_node("propensity_model")[0].metadata

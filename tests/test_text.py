@@ -182,7 +182,7 @@ def test_daily_embeddings_use_the_base_model_until_a_version_is_promoted(data_di
     with duckdb.connect(str(data_dir / "w.duckdb")) as con:
         prepare_connection(con)
         assert text.encoder_in_use(con) == (text.BASE_VERSION, None)
-        path = registry.write_artifact("text_encoder", "v1", lambda d: None)
+        path = registry.write_artifact(data_dir / "models", "text_encoder", "v1", lambda d: None)
         registry.register(con, "text_encoder", "v1", artifact_path=path, metrics={}, config={})
         assert text.encoder_in_use(con) == (text.BASE_VERSION, None)  # a candidate is not used
         registry.promote(con, "text_encoder", "v1", "test")
@@ -292,10 +292,10 @@ def test_order_log_without_labels_says_why_it_cannot_fine_tune_and_gets_interest
     from datetime import date
 
     from profiling_assets import cleaning, ingest, text
-    from profiling_assets.resources import warehouse_resource
+    from profiling_assets.resources import pipeline_resources
 
     synthetic.generate_orders(data_dir, users=80, products=60, days=4, start=date(2026, 10, 1), seed=2)
-    resources = {"warehouse": warehouse_resource()}
+    resources = pipeline_resources()
     instance = dg.DagsterInstance.ephemeral()
     assets = [ingest.raw_users, ingest.raw_products, ingest.raw_events, cleaning.cleaned_events,
               text.text_encoder, text.text_embeddings, text.user_text_profile]

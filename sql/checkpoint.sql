@@ -1,0 +1,2 @@
+-- Move what the write-ahead log holds into the database file's blocks.
+CHECKPOINT;

@@ -1,0 +1,1 @@
+SET VARIABLE profiling_prepared = true;

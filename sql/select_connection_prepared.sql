@@ -1,0 +1,2 @@
+-- Whether prepare_connection already ran on this connection (NULL when never).
+SELECT getvariable('profiling_prepared');
