@@ -395,7 +395,9 @@ def test_reranker_features_never_see_the_days_after_the_cutoff(con):
 def test_a_promoted_reranker_is_saved_and_ranks_the_daily_candidates_per_user(data_dir):
     from profiling_assets.resources import pipeline_resources
 
-    resources = pipeline_resources()
+    # the model_registry resource decides where versions go, not the environment
+    models = data_dir.parent / "registry-elsewhere"
+    resources = pipeline_resources(models_dir=models)
     with resources["warehouse"].get_connection() as con:
         _bulk_events(con, _mixed_log(np.random.default_rng(3)))
     config = {"k": 4, "horizon_days": 7, "families": ["svd", "item_knn"]}
@@ -408,6 +410,8 @@ def test_a_promoted_reranker_is_saved_and_ranks_the_daily_candidates_per_user(da
     with resources["warehouse"].get_connection() as con:
         model = F.load_model(registry.require_production(con, "svd_model"))
     assert model.reranker is not None and (F.Path(folder) / "reranker.joblib").exists()
+    assert F.Path(folder).parent == models / "svd_model"
+    assert not (data_dir / "models").exists()
     family = model.reranker.family
 
     day = _day(54)   # the re-orderers and half the explorers are active that day
