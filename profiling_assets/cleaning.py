@@ -13,10 +13,12 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from profiling_assets import sql
-from profiling_assets.columns import table_metadata
-from profiling_assets.metadata import OWNERS, counts_table, day_logger, days_label, preview_file
-from profiling_assets.partitions import daily_backfill_policy, daily_partitions, day_check
-from profiling_assets.resources import transaction
+from profiling_assets.metadata import counts_table, day_logger, days_label, preview_file
+from profiling_assets.partitions import (
+    daily_asset,
+    day_check,
+)
+from profiling_assets.resources import prepare_connection, replace_partition
 
 
 class CleaningConfig(dg.Config):
@@ -38,19 +40,22 @@ def clean_day(con: duckdb.DuckDBPyConnection, day: str, config: CleaningConfig,
     """Replace one day of the clean layer from raw.events, atomically; returns counts per rule."""
     now = now or datetime.now(UTC)
     counts: dict[str, Counter] = {}
+
+    def summarize(c: duckdb.DuckDBPyConnection) -> None:
+        for kind, name, n in sql.query(c, "summarize_cleaned_events", day=day):
+            counts.setdefault(kind, Counter())[name] += n
+
     try:
-        with transaction(con):
-            sql.run(con, "delete_cleaned_events_partition", day=day)
-            sql.run(con, "stage_cleaned_events", day=day, now=now,
-                    bot_events_per_day=config.bot_events_per_day,
-                    bot_events_per_minute=config.bot_events_per_minute)
-            sql.run(con, "insert_cleaned_events", day=day, now=now,
-                    price_outlier_factor=config.price_outlier_factor,
-                    max_price=config.max_price, max_quantity=config.max_quantity)
-            for kind, name, n in sql.query(con, "summarize_cleaned_events", day=day):
-                counts.setdefault(kind, Counter())[name] += n
+        prepare_connection(con)
+        # Only the refused rows are staged; the insert reads the day's rows from raw.events.
+        sql.run(con, "stage_cleaned_events", day=day, now=now,
+                bot_events_per_day=config.bot_events_per_day,
+                bot_events_per_minute=config.bot_events_per_minute)
+        replace_partition(con, "cleaned_events", then=[summarize], day=day, now=now,
+                          price_outlier_factor=config.price_outlier_factor,
+                          max_price=config.max_price, max_quantity=config.max_quantity)
     finally:
-        con.execute("DROP TABLE IF EXISTS day_events")
+        sql.run(con, "drop_cleaned_events_stage")
     return counts
 
 
@@ -71,15 +76,11 @@ def _checks(con: duckdb.DuckDBPyConnection, days: list[str]) -> list[dg.AssetChe
     ]
 
 
-@dg.asset(
+@daily_asset(
+    table="clean.events",
     deps=["raw_events", "raw_products"],
-    partitions_def=daily_partitions,
-    backfill_policy=daily_backfill_policy,
     group_name="clean",
     kinds={"duckdb", "sql"},
-    pool="duckdb",
-    owners=OWNERS,
-    metadata=table_metadata("clean.events"),
     check_specs=[
         day_check("unique_event_id", "cleaned_events",
                           description="No event_id appears twice in clean.events for the day."),
@@ -120,9 +121,8 @@ def cleaned_events(context: dg.AssetExecutionContext, config: CleaningConfig,
             "quarantined_by_reason": counts_table(quarantined) if quarantined else "none",
             "flagged": counts_table(flags, key="flag") if flags else "none",
             "events_not_in_catalog": totals.get("not_in_catalog", Counter()).get("events", 0),
-            "bot_users": con.execute(
-                "SELECT count(*) FROM clean.bot_users WHERE event_date BETWEEN ? AND ?",
-                [days[0], days[-1]]).fetchone()[0],
+            "bot_users": sql.query(con, "count_bot_users", first_day=days[0],
+                                   last_day=days[-1])[0][0],
             "preview": preview_file(con, "preview_cleaned_events", day=days[-1]),
         })
         yield from _checks(con, days)

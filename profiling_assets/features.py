@@ -1,20 +1,24 @@
 """Behavioural features in DuckDB SQL: one day of activity per user, then rolling 7/30/90-day
 features (recency, frequency, money, funnel, affinities, price sensitivity, habits, RFM)
 computed from a 90-day window of the daily table, so a day's cost does not grow with history.
+The window's complete weeks are read from weekly blocks of the daily tables (built once per
+week, rebuilt when a day of the week changes), so that cost stays flat within the window too.
 """
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
 from profiling_assets import sql
-from profiling_assets.columns import table_metadata
-from profiling_assets.metadata import OWNERS, day_logger, days_label, preview_file, table_value
-from profiling_assets.partitions import daily_backfill_policy, daily_partitions, day_check
-from profiling_assets.resources import transaction
+from profiling_assets.metadata import day_logger, days_label, preview_file, table_value
+from profiling_assets.partitions import (
+    daily_asset,
+    day_check,
+)
+from profiling_assets.resources import replace_partition
 
 WINDOW_DAYS = 90  # the longest window, and the retention horizon of user_features
 
@@ -27,29 +31,40 @@ ACTIVITY_CHUNK_DAYS = 31
 def build_user_daily_activity(con: duckdb.DuckDBPyConnection, first_day: str,
                               last_day: str | None = None) -> None:
     """Replace the days first_day..last_day (default: first_day alone) in one transaction."""
-    with transaction(con):
-        sql.run(con, "delete_user_daily_activity_partition", first_day=first_day,
-                last_day=last_day or first_day)
-        sql.run(con, "insert_user_daily_activity", first_day=first_day,
-                last_day=last_day or first_day, now=datetime.now(UTC))
+    replace_partition(con, "user_daily_activity", first_day=first_day, last_day=last_day or first_day,
+                      now=datetime.now(UTC))
+
+
+def window_weeks(day: str) -> dict[str, date]:
+    """The complete Monday-to-Sunday weeks of the windows ending ``day``: the 90-day window's
+    run from first_week to last_week, the 30-day window's from first_week_30d to last_week.
+    The feature SQL reads these weeks as weekly blocks and only the days around them."""
+    end = date.fromisoformat(str(day))
+
+    def monday_from(d: date) -> date:  # the first Monday on or after d
+        return d + timedelta(days=-d.weekday() % 7)
+
+    last_full = end - timedelta(days=6)
+    return {"first_week": monday_from(end - timedelta(days=WINDOW_DAYS - 1)),
+            "first_week_30d": monday_from(end - timedelta(days=29)),
+            "last_week": last_full - timedelta(days=last_full.weekday())}
 
 
 def build_user_features(con: duckdb.DuckDBPyConnection, day: str) -> None:
-    """Delete-then-insert one day in a single transaction (re-runs replace exactly that day)."""
-    with transaction(con):
-        sql.run(con, "delete_user_features_partition", day=day)
-        sql.run(con, "insert_user_features", day=day, now=datetime.now(UTC))
+    """Replace one day of user_features and rfm_edges (re-runs replace exactly that day). The
+    weekly blocks of its window are brought up to date first, in their own transaction: a block
+    depends only on its week's activity, so building it early is never wrong."""
+    weeks = window_weeks(day)
+    now = datetime.now(UTC)
+    replace_partition(con, "user_feature_weeks", by="stale", now=now, **weeks)
+    replace_partition(con, "user_features", day=day, now=now, **weeks)
 
 
-@dg.asset(
+@daily_asset(
+    table="features.user_daily_activity",
     deps=["cleaned_events", "raw_products"],
-    partitions_def=daily_partitions,
-    backfill_policy=daily_backfill_policy,
     group_name="features",
     kinds={"duckdb", "sql"},
-    pool="duckdb",
-    owners=OWNERS,
-    metadata=table_metadata("features.user_daily_activity"),
 )
 def user_daily_activity(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
     """features.user_daily_activity: one row per active user per UTC day (views, carts,
@@ -89,16 +104,12 @@ def _feature_checks(con: duckdb.DuckDBPyConnection, days: list[str]) -> list[dg.
     ]
 
 
-@dg.asset(
+@daily_asset(
+    table="features.user_features",
     deps=[dg.AssetDep("user_daily_activity", partition_mapping=dg.TimeWindowPartitionMapping(
         start_offset=-(WINDOW_DAYS - 1), end_offset=0, allow_nonexistent_upstream_partitions=True))],
-    partitions_def=daily_partitions,
-    backfill_policy=daily_backfill_policy,
     group_name="features",
     kinds={"duckdb", "sql"},
-    pool="duckdb",
-    owners=OWNERS,
-    metadata=table_metadata("features.user_features"),
     check_specs=[
         day_check("one_row_per_user", "user_features",
                           description="Exactly one row per user per day."),
@@ -123,15 +134,12 @@ def user_features(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
             build_user_features(con, day)
         last = days[-1]
         users, purchasers, missing_signup = sql.query(con, "summarize_user_features", day=last)[0]
-        codes = Counter(dict(con.execute(
-            "SELECT rfm_code, count(*) FROM features.user_features WHERE feature_date = ? GROUP BY 1",
-            [last]).fetchall()))
-        edges = con.execute("SELECT metric, edges FROM features.rfm_edges WHERE feature_date = ?",
-                            [last]).fetchall()
+        codes = Counter(dict(sql.query(con, "summarize_rfm_codes", day=last)))
+        edges = sql.query(con, "select_rfm_edges", day=last)
         if missing_signup:
             context.log.warning(f"{last}: {missing_signup:,} users without a registration row: no tenure")
         yield dg.MaterializeResult(metadata={
-            "days": last if len(days) == 1 else f"{days[0]}..{last} ({len(days)} days)",
+            "days": days_label(days),
             "dagster/row_count": users,
             "purchasers_90d": purchasers,
             "users_without_signup_date": missing_signup,

@@ -13,9 +13,11 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import dagster as dg
 import duckdb
@@ -34,8 +36,8 @@ from profiling_assets.metadata import (
     preview_file,
     table_value,
 )
-from profiling_assets.partitions import daily_backfill_policy, daily_partitions, day_check
-from profiling_assets.resources import prepare_connection, transaction
+from profiling_assets.partitions import daily_asset, day_check
+from profiling_assets.resources import prepare_connection, replace_partition, transaction
 
 # Suffix -> reader. Longest suffixes first so that ".jsonl.gz" is not taken for ".gz".
 EVENT_FORMATS: dict[str, str] = {
@@ -55,6 +57,7 @@ MAX_ID_LENGTH = 256
 # Bounded memory per file: lines are handed to DuckDB in blocks of about this many bytes.
 CHUNK_BYTES = 64 * 1024 * 1024
 BATCH_ROWS = 32_768
+T = TypeVar("T")
 
 
 # An empty file of this name in a day's folder says the day is complete: with no event files
@@ -99,7 +102,7 @@ def _newline_positions(data: bytes, window: int = 1 << 18) -> np.ndarray:
     return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
 
 
-def _lines_table(data: bytes, first_line_no: int) -> pa.Table:
+def _lines_table(data: bytes | memoryview, first_line_no: int) -> pa.Table:
     """An Arrow table (line_no, line) over ``data``, which ends with a newline; zero-copy."""
     newlines = _newline_positions(data)
     offsets = np.concatenate([[0], newlines + 1]).astype(np.int64)
@@ -108,7 +111,8 @@ def _lines_table(data: bytes, first_line_no: int) -> pa.Table:
         lines.validate(full=True)
     except pa.ArrowInvalid:
         # Not UTF-8: keep every line, with undecodable bytes shown as U+FFFD.
-        return _lines_table(data.decode("utf-8", errors="replace").encode("utf-8"), first_line_no)
+        return _lines_table(bytes(data).decode("utf-8", errors="replace").encode("utf-8"),
+                            first_line_no)
     line_no = np.arange(first_line_no, first_line_no + len(newlines), dtype=np.int64)
     table = pa.table({"line_no": line_no, "line": lines})
     # Several record batches let DuckDB parse them on all cores; one batch is one thread.
@@ -121,21 +125,29 @@ def iter_line_blocks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pa.
     next_line_no = 1
     carry = b""
     with opener(path, "rb") as handle:
-        while True:
-            block = handle.read(chunk_bytes)
-            if not block:
-                break
+        while block := handle.read(chunk_bytes):
             data = carry + block
             cut = data.rfind(b"\n")
             if cut < 0:
                 carry = data
                 continue
             carry = data[cut + 1 :]
-            table = _lines_table(data[: cut + 1], next_line_no)
+            table = _lines_table(memoryview(data)[: cut + 1], next_line_no)
             next_line_no += table.num_rows
             yield table
     if carry:  # last line without a trailing newline
         yield _lines_table(carry + b"\n", next_line_no)
+
+
+def prefetched(items: Iterator[T]) -> Iterator[T]:
+    """The items of ``items``, each next one made in a thread while the caller works on the
+    current one: decompressing and splitting the next block of a file (zlib, numpy and Arrow
+    let go of the GIL) overlaps DuckDB's parsing of this one."""
+    with ThreadPoolExecutor(1, thread_name_prefix="ingest-read") as pool:
+        pending = pool.submit(next, items, None)
+        while (item := pending.result()) is not None:
+            pending = pool.submit(next, items, None)
+            yield item
 
 
 @dataclass
@@ -239,15 +251,24 @@ def suppression(con: duckdb.DuckDBPyConnection) -> dict:
 
 
 def _stage_typed(con: duckdb.DuckDBPyConnection, report: FileReport, suppress: dict) -> None:
-    """Type the current ``staged`` relation and gather it into the day's ``day_typed``."""
-    sql.run(con, "type_staged_events", max_id_length=MAX_ID_LENGTH, **suppress)
-    for outcome, n in sql.query(con, "summarize_typed_events"):
+    """Type the current ``staged`` relation into the day's ``day_typed`` (counted per file
+    once every file has been read, see ``_count_lines``)."""
+    sql.run(con, "type_staged_events")
+    sql.run(con, "append_day_typed", source_file=report.source_file,
+            max_id_length=MAX_ID_LENGTH, **suppress)
+
+
+def _count_lines(con: duckdb.DuckDBPyConnection, reports: list[FileReport]) -> None:
+    """Lines read, accepted and rejected by reason of each file, from what day_typed holds
+    (a file that failed holds nothing there and keeps its zeros)."""
+    by_file = {r.source_file: r for r in reports}
+    for source_file, outcome, n in sql.query(con, "summarize_typed_events"):
+        report = by_file[source_file]
         report.lines_read += n
         if outcome == "accepted":
             report.accepted += n
         else:
             report.rejected[outcome] += n
-    sql.run(con, "append_day_typed", source_file=report.source_file)
 
 
 def stage_events_file(
@@ -262,7 +283,7 @@ def stage_events_file(
     try:
         report.file_bytes = path.stat().st_size
         if fmt == "jsonl":
-            for block in iter_line_blocks(path):
+            for block in prefetched(iter_line_blocks(path)):
                 con.register("lines", block)
                 try:
                     sql.run(con, "stage_jsonl_lines")
@@ -270,7 +291,7 @@ def stage_events_file(
                 finally:
                     con.unregister("lines")
                 if progress:
-                    progress(f"{path.name}: {report.lines_read:,} lines")
+                    progress(f"{path.name}: {block['line_no'][-1].as_py():,} lines")
         elif fmt == "csv":
             sql.run(con, "create_event_contract")
             header = csv_header(path)
@@ -292,7 +313,6 @@ def stage_events_file(
         sql.run(con, "drop_day_typed_file", source_file=report.source_file)
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         report.error = f"{path.name}: {type(exc).__name__}{': ' + detail if detail else ''}"[:500]
-        report.lines_read, report.accepted, report.rejected = 0, 0, Counter()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -334,6 +354,19 @@ class DayReport:
         return sum((f.rejected for f in self.files), Counter())
 
 
+INGEST_FILE_SCHEMA = pa.schema([("source_file", pa.string()), ("file_format", pa.string()),
+                                 ("file_bytes", pa.int64()), ("lines_read", pa.int64()),
+                                 ("status", pa.string()), ("error", pa.string())])
+
+
+def _ingest_file_rows(reports: list[FileReport]) -> pa.Table:
+    """One row per landing file for raw.ingest_files (typed even when the day has none)."""
+    return pa.Table.from_pylist(
+        [{"source_file": r.source_file, "file_format": r.file_format, "file_bytes": r.file_bytes,
+          "lines_read": r.lines_read, "status": "failed" if r.failed else "loaded",
+          "error": r.error} for r in reports], schema=INGEST_FILE_SCHEMA)
+
+
 def ingest_day(
     con: duckdb.DuckDBPyConnection, day: str, data_dir: Path,
     progress: Callable[[str], None] | None = None,
@@ -352,15 +385,15 @@ def ingest_day(
     prepare_connection(con)
     suppress = suppression(con)
     sql.run(con, "create_day_typed")
-    reports = [stage_events_file(con, path, fmt, suppress, progress) for path, fmt in files]
-    with transaction(con):
-        sql.run(con, "delete_raw_events_partition", day=day)
-        sql.run(con, "insert_raw_events", day=day, loaded_at=loaded_at)
-        for r in reports:
-            sql.run(con, "insert_ingest_file", day=day, source_file=r.source_file,
-                    file_format=r.file_format, file_bytes=r.file_bytes, lines_read=r.lines_read,
-                    loaded_at=loaded_at, status="failed" if r.failed else "loaded",
-                    error=r.error)
+    try:
+        reports = [stage_events_file(con, path, fmt, suppress, progress) for path, fmt in files]
+        _count_lines(con, reports)
+        con.register("ingest_file_reports", _ingest_file_rows(reports))
+        replace_partition(con, "raw_events", then=["insert_ingest_file"], day=day,
+                          loaded_at=loaded_at)
+    finally:
+        sql.run(con, "drop_day_typed")
+        con.unregister("ingest_file_reports")
     return DayReport(day=day, folder=folder, files=reports, ignored=ignored)
 
 
@@ -437,14 +470,10 @@ def _readable_check(reports: list["DayReport"]) -> dg.AssetCheckResult:
         metadata={"failed_files": table_value(["day", "error"], failed) if failed else "none"})
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=daily_backfill_policy,
+@daily_asset(
+    table="raw.events",
     group_name="ingest",
     kinds={"duckdb", "python"},
-    pool="duckdb",
-    owners=OWNERS,
-    metadata=table_metadata("raw.events"),
     check_specs=[
         day_check("lines_reconcile", "raw_events",
             description="For every landing file of the day: lines read = accepted + rejected "
@@ -506,12 +535,10 @@ def load_snapshot(con: duckdb.DuckDBPyConnection, kind: str, files: list[Path]) 
             sql.run(con, f"load_raw_{kind}", paths=[str(p) for p in files], loaded_at=loaded_at,
                     **extra)
         else:
-            con.execute(f"DELETE FROM raw.{kind}")
-    rows = con.execute(f"SELECT count(*) FROM raw.{kind}").fetchone()[0]
-    rejected = dict(con.execute(
-        "SELECT reason, count(*) FROM raw.snapshot_rejected WHERE table_name = ? GROUP BY ALL", [kind]
-    ).fetchall())
-    return {"rows": rows, "rejected": rejected}
+            sql.run(con, "delete_raw_snapshot", identifiers={"table": ("raw", kind)})
+    counts = dict(sql.query(con, "summarize_raw_snapshot", identifiers={"table": ("raw", kind)},
+                            kind=kind))
+    return {"rows": counts.pop(None), "rejected": counts}
 
 
 def _snapshot_asset(kind: str, description: str):

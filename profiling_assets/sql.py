@@ -20,9 +20,10 @@ _COMMENT = re.compile(r"--[^\n]*")
 
 
 @cache
-def statements(name: str) -> tuple[str, ...]:
-    """The statements of ``sql/<name>.sql``, split on semicolons that end a line."""
-    text = (SQL_DIR / f"{name}.sql").read_text()
+def statements(name: str | Path) -> tuple[str, ...]:
+    """The statements of ``sql/<name>.sql`` (or of the file ``name`` when it is a Path: a
+    benchmark's or a test's own query), split on semicolons that end a line."""
+    text = (name if isinstance(name, Path) else SQL_DIR / f"{name}.sql").read_text()
     parts = re.split(r";\s*(?:\n|$)", text)
     return tuple(p.strip() for p in parts if _COMMENT.sub("", p).strip())
 
@@ -33,7 +34,7 @@ def quote(name: str | tuple[str, ...]) -> str:
     return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
 
 
-def run(con: duckdb.DuckDBPyConnection, name: str, *,
+def run(con: duckdb.DuckDBPyConnection, name: str | Path, *,
         identifiers: dict[str, str | tuple[str, ...]] | None = None,
         **params: Any) -> duckdb.DuckDBPyConnection:
     """Execute every statement of a SQL file, passing each only the ``$params`` it names.
@@ -46,7 +47,8 @@ def run(con: duckdb.DuckDBPyConnection, name: str, *,
         wanted = set(_PARAM.findall(_COMMENT.sub("", stmt)))
         missing = wanted - params.keys()
         if missing:
-            raise KeyError(f"sql/{name}.sql needs parameters {sorted(missing)}")
+            where = name if isinstance(name, Path) else f"sql/{name}.sql"
+            raise KeyError(f"{where} needs parameters {sorted(missing)}")
         result = con.execute(stmt, {k: params[k] for k in wanted} if wanted else None)
     return result
 

@@ -9,15 +9,11 @@ SELECT
         WHEN j IS NULL THEN
             CASE WHEN trim(line, E' \t\r\n') = '' THEN 'empty_line' ELSE 'malformed_json' END
         -- an array or object in a scalar field, or true/false as an id, is not a value the
-        -- contract has (read as text it would become an id like '[1,2]'). The cheap test on
-        -- the text picks the suspects; json_type() then tells a real array from a string
-        -- that merely starts with '['.
-        WHEN (left(j.event_id, 1) IN ('[', '{') OR left(j.ts, 1) IN ('[', '{')
-              OR left(j.user_id, 1) IN ('[', '{') OR left(j.session_id, 1) IN ('[', '{')
-              OR left(j.event_type, 1) IN ('[', '{') OR left(j.product_id, 1) IN ('[', '{')
-              OR left(j.price, 1) IN ('[', '{') OR left(j.quantity, 1) IN ('[', '{')
-              OR left(j.query, 1) IN ('[', '{') OR left(j.review_text, 1) IN ('[', '{')
-              OR left(j.rating, 1) IN ('[', '{') OR left(j.device, 1) IN ('[', '{')
+        -- contract has (read as text it would become an id like '[1,2]'). A cheap test on
+        -- the whole line picks the suspects (a nested value needs a '[' or a second '{'; the
+        -- LIKE runs as two searches, with no copy); json_type() then tells a real array from
+        -- text that merely holds a bracket.
+        WHEN (contains(line, '[') OR line LIKE '%{%{%'
               OR j.event_id IN ('true', 'false') OR j.user_id IN ('true', 'false')
               OR j.session_id IN ('true', 'false') OR j.product_id IN ('true', 'false'))
              AND (list_has_any(json_type(line, ['$.event_id', '$.ts', '$.user_id', '$.session_id',
