@@ -5,8 +5,7 @@ day 60 of a 100k-user history (goal: day 60 <= 1.5 x day 1, i.e. cost flat in hi
 
 Generates the demo data (child process), ingests and cleans every day, builds the daily
 activity for all days, then times the activity + features of day 1, day 30 and day 60 against
-the same warehouse (three repetitions each, best kept; the first run of user_features, which
-builds the weekly blocks its window lacks, is shown too).
+the same warehouse (three repetitions each, best kept).
 """
 
 import argparse
@@ -14,36 +13,23 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 
-from profiling_assets import sql
 from profiling_assets.cleaning import CleaningConfig, clean_day
 from profiling_assets.features import build_user_daily_activity, build_user_features
 from profiling_assets.ingest import ingest_day, load_snapshot
 from profiling_assets.resources import prepare_connection
 
 START = date(2026, 6, 1)
-# the window SQL before weekly blocks (90 daily rows per user), timed in the same run
-REFERENCE_SQL = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "features_reference_window.sql"
 
 
 def timed(fn, *args) -> float:
     started = time.perf_counter()
     fn(*args)
     return time.perf_counter() - started
-
-
-def reference_features(con: duckdb.DuckDBPyConnection, day: str) -> None:
-    """The reference SQL's features of ``day``, in a transaction that is rolled back."""
-    con.begin()
-    try:
-        sql.run(con, "delete_user_features_partition", day=day)
-        sql.run(con, REFERENCE_SQL, day=day, now=datetime.now(UTC))
-    finally:
-        con.rollback()
 
 
 def main() -> None:
@@ -79,22 +65,16 @@ def main() -> None:
     events = con.execute("SELECT count(*) FROM clean.events").fetchone()[0]
     print(f"history: {events:,} clean events, {args.users:,} users, {len(days)} days")
 
-    results, blocks, reference = {}, {}, {}
+    results = {}
     for label, day in (("day 1", days[0]), ("day 30", days[min(29, len(days) - 1)]), (f"day {len(days)}", days[-1])):
         activity = min(timed(build_user_daily_activity, con, day) for _ in range(3))
-        runs = [timed(build_user_features, con, day) for _ in range(3)]
-        feats = min(runs)
-        window = min(timed(reference_features, con, day) for _ in range(3))
-        blocks[label], reference[label] = feats, window
+        feats = min(timed(build_user_features, con, day) for _ in range(3))
         rows = con.execute("SELECT count(*) FROM features.user_features WHERE feature_date = ?", [day]).fetchone()[0]
         results[label] = activity + feats
-        print(f"{label:>7} ({day}): user_daily_activity {activity:5.2f}s  user_features {feats:5.2f}s "
-              f"(first run {runs[0]:5.2f}s; window SQL {window:5.2f}s)  total {activity + feats:5.2f}s  "
-              f"({rows:,} feature rows)")
+        print(f"{label:>7} ({day}): user_daily_activity {activity:5.2f}s  user_features {feats:5.2f}s  "
+              f"total {activity + feats:5.2f}s  ({rows:,} feature rows)")
     last = f"day {len(days)}"
-    print(f"user_features day {len(days)}: {blocks[last]:.2f}s with weekly blocks vs {reference[last]:.2f}s "
-          f"with the window SQL in the same run ({reference[last] / blocks[last]:.2f}x)")
-    print(f"features day-{len(days)} / day-1: {results[last] / results['day 1']:.2f} (goal <= 1.5)")
+    print(f"ratio {last} / day 1: {results[last] / results['day 1']:.2f}  (goal <= 1.5)")
 
 
 if __name__ == "__main__":

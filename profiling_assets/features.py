@@ -1,12 +1,10 @@
 """Behavioural features in DuckDB SQL: one day of activity per user, then rolling 7/30/90-day
 features (recency, frequency, money, funnel, affinities, price sensitivity, habits, RFM)
 computed from a 90-day window of the daily table, so a day's cost does not grow with history.
-The window's complete weeks are read from weekly blocks of the daily tables (built once per
-week, rebuilt when a day of the week changes), so that cost stays flat within the window too.
 """
 
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 import dagster as dg
 import duckdb
@@ -35,29 +33,9 @@ def build_user_daily_activity(con: duckdb.DuckDBPyConnection, first_day: str,
                       now=datetime.now(UTC))
 
 
-def window_weeks(day: str) -> dict[str, date]:
-    """The complete Monday-to-Sunday weeks of the windows ending ``day``: the 90-day window's
-    run from first_week to last_week, the 30-day window's from first_week_30d to last_week.
-    The feature SQL reads these weeks as weekly blocks and only the days around them."""
-    end = date.fromisoformat(str(day))
-
-    def monday_from(d: date) -> date:  # the first Monday on or after d
-        return d + timedelta(days=-d.weekday() % 7)
-
-    last_full = end - timedelta(days=6)
-    return {"first_week": monday_from(end - timedelta(days=WINDOW_DAYS - 1)),
-            "first_week_30d": monday_from(end - timedelta(days=29)),
-            "last_week": last_full - timedelta(days=last_full.weekday())}
-
-
 def build_user_features(con: duckdb.DuckDBPyConnection, day: str) -> None:
-    """Replace one day of user_features and rfm_edges (re-runs replace exactly that day). The
-    weekly blocks of its window are brought up to date first, in their own transaction: a block
-    depends only on its week's activity, so building it early is never wrong."""
-    weeks = window_weeks(day)
-    now = datetime.now(UTC)
-    replace_partition(con, "user_feature_weeks", by="stale", now=now, **weeks)
-    replace_partition(con, "user_features", day=day, now=now, **weeks)
+    """Replace one day of user_features and rfm_edges (re-runs replace exactly that day)."""
+    replace_partition(con, "user_features", day=day, now=datetime.now(UTC))
 
 
 @daily_asset(

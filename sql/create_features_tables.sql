@@ -95,35 +95,3 @@ CREATE TABLE IF NOT EXISTS features.rfm_edges (
     edges DOUBLE[] NOT NULL,
     purchasers INTEGER NOT NULL
 );
-
--- Weekly blocks (Monday to Sunday) of user_daily_activity: a feature day reads the complete
--- weeks of its window from here (at most 12 rows a user instead of 90) and only the days
--- around them from the daily table. Built on first use by a feature day
--- (insert_user_feature_weeks) and signed in user_feature_weeks with the week's activity row
--- count and latest computed_at, so that a rebuilt, added or forgotten day makes them stale.
-CREATE TABLE IF NOT EXISTS features.user_feature_weeks (
-    week_start DATE NOT NULL,             -- a Monday
-    activity_rows BIGINT NOT NULL,        -- user_daily_activity rows of the week when built
-    activity_computed_at TIMESTAMPTZ NOT NULL,  -- their latest computed_at
-    computed_at TIMESTAMPTZ NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS features.user_weekly_activity (
-    week_start DATE NOT NULL,
-    user_id VARCHAR NOT NULL,
-    active_days INTEGER NOT NULL,
-    first_seen_date DATE NOT NULL,
-    last_seen_date DATE NOT NULL,
-    last_purchase_date DATE,
-    events BIGINT NOT NULL, views BIGINT NOT NULL, carts BIGINT NOT NULL,
-    purchases BIGINT NOT NULL, orders BIGINT NOT NULL, sessions BIGINT NOT NULL,
-    items_bought BIGINT NOT NULL,
-    revenue DOUBLE NOT NULL, refunds DOUBLE NOT NULL,
-    priced_purchases BIGINT NOT NULL, price_ratio_sum DOUBLE NOT NULL,
-    purchases_below_median BIGINT NOT NULL,
-    events_night BIGINT NOT NULL, events_morning BIGINT NOT NULL,
-    events_afternoon BIGINT NOT NULL, events_evening BIGINT NOT NULL,
-    -- events of each weekday of the week; NULL: no activity that day
-    events_mon BIGINT, events_tue BIGINT, events_wed BIGINT, events_thu BIGINT,
-    events_fri BIGINT, events_sat BIGINT, events_sun BIGINT
-);

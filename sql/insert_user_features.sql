@@ -2,108 +2,60 @@
 -- category/brand breakdowns over that window only: a day costs O(window), never O(history).
 -- A user with no event for 90 days (the retention horizon) leaves the table; until then the
 -- row stays, with recency growing.
---
--- The activity of the window is read in pieces, so that its cost hardly grows with its days of
--- history: the complete weeks $first_week..$last_week (Mondays) from the weekly blocks
--- (features.user_weekly_activity, see insert_user_feature_weeks), the days around them from
--- user_daily_activity. Each piece says which windows' figures it counts in (in_7d, in_30d,
--- in_90d), so that every day of a window counts once. Same results as
--- features_reference_window.sql, which reads the 90 daily rows.
 CREATE OR REPLACE TEMP TABLE user_window AS
-WITH days AS (
-    -- the days before the 90-day window's first block: in its figures alone
-    SELECT *, false AS in_7d, false AS in_30d, true AS in_90d
+WITH w AS (
+    SELECT *, $day::DATE - activity_date AS age
     FROM features.user_daily_activity
-    WHERE activity_date BETWEEN $day::DATE - 89 AND $first_week::DATE - 1
-    UNION ALL
-    -- the days before the 30-day window's first block: in its figures alone
-    SELECT *, false, true, false
-    FROM features.user_daily_activity
-    WHERE activity_date BETWEEN $day::DATE - 29 AND $first_week_30d::DATE - 1
-    UNION ALL
-    -- the last 7 days; those after the last block in the 30- and 90-day figures too
-    SELECT *, true, activity_date > $last_week::DATE + 6, activity_date > $last_week::DATE + 6
-    FROM features.user_daily_activity
-    WHERE activity_date BETWEEN $day::DATE - 6 AND $day
-), pieces AS (
-    SELECT
-        user_id, in_7d, in_30d, in_90d,
-        1 AS active_days,
-        activity_date AS first_seen_date,
-        activity_date AS last_seen_date,
-        CASE WHEN purchases > 0 THEN activity_date END AS last_purchase_date,
-        events, views, carts, purchases, orders, sessions, items_bought, revenue, refunds,
-        priced_purchases, price_ratio_sum, purchases_below_median,
-        events_night, events_morning, events_afternoon, events_evening,
-        CASE isodow(activity_date) WHEN 1 THEN events END AS events_mon,
-        CASE isodow(activity_date) WHEN 2 THEN events END AS events_tue,
-        CASE isodow(activity_date) WHEN 3 THEN events END AS events_wed,
-        CASE isodow(activity_date) WHEN 4 THEN events END AS events_thu,
-        CASE isodow(activity_date) WHEN 5 THEN events END AS events_fri,
-        CASE isodow(activity_date) WHEN 6 THEN events END AS events_sat,
-        CASE isodow(activity_date) WHEN 7 THEN events END AS events_sun
-    FROM days
-    UNION ALL BY NAME
-    SELECT
-        * EXCLUDE (week_start),
-        false AS in_7d,
-        week_start >= $first_week_30d AS in_30d,
-        true AS in_90d
-    FROM features.user_weekly_activity
-    WHERE week_start BETWEEN $first_week AND $last_week
-), sums AS (
-    SELECT
-        user_id,
-        min(first_seen_date) FILTER (WHERE in_90d) AS first_seen_date,
-        max(last_seen_date) FILTER (WHERE in_90d) AS last_seen_date,
-        max(last_purchase_date) FILTER (WHERE in_90d) AS last_purchase_date,
-        coalesce(sum(active_days) FILTER (WHERE in_7d), 0) AS active_days_7d,
-        coalesce(sum(active_days) FILTER (WHERE in_30d), 0) AS active_days_30d,
-        sum(active_days) FILTER (WHERE in_90d) AS active_days_90d,
-        coalesce(sum(events) FILTER (WHERE in_7d), 0) AS events_7d,
-        coalesce(sum(events) FILTER (WHERE in_30d), 0) AS events_30d,
-        sum(events) FILTER (WHERE in_90d) AS events_90d,
-        coalesce(sum(sessions) FILTER (WHERE in_7d), 0) AS sessions_7d,
-        coalesce(sum(sessions) FILTER (WHERE in_30d), 0) AS sessions_30d,
-        sum(sessions) FILTER (WHERE in_90d) AS sessions_90d,
-        coalesce(sum(purchases) FILTER (WHERE in_7d), 0) AS purchases_7d,
-        coalesce(sum(purchases) FILTER (WHERE in_30d), 0) AS purchases_30d,
-        sum(purchases) FILTER (WHERE in_90d) AS purchases_90d,
-        coalesce(sum(orders) FILTER (WHERE in_7d), 0) AS orders_7d,
-        coalesce(sum(orders) FILTER (WHERE in_30d), 0) AS orders_30d,
-        sum(orders) FILTER (WHERE in_90d) AS orders_90d,
-        coalesce(sum(revenue) FILTER (WHERE in_7d), 0) AS revenue_7d,
-        coalesce(sum(revenue) FILTER (WHERE in_30d), 0) AS revenue_30d,
-        sum(revenue) FILTER (WHERE in_90d) AS revenue_90d,
-        sum(refunds) FILTER (WHERE in_90d) AS refunds_90d,
-        sum(items_bought) FILTER (WHERE in_90d) AS items_bought_90d,
-        sum(views) FILTER (WHERE in_90d) AS views_90d,
-        sum(carts) FILTER (WHERE in_90d) AS carts_90d,
-        sum(priced_purchases) FILTER (WHERE in_90d) AS priced_purchases_90d,
-        sum(price_ratio_sum) FILTER (WHERE in_90d) AS price_ratio_sum_90d,
-        sum(purchases_below_median) FILTER (WHERE in_90d) AS purchases_below_median_90d,
-        sum(events_night) FILTER (WHERE in_90d) AS night,
-        sum(events_morning) FILTER (WHERE in_90d) AS morning,
-        sum(events_afternoon) FILTER (WHERE in_90d) AS afternoon,
-        sum(events_evening) FILTER (WHERE in_90d) AS evening,
-        -- events per weekday, NULL for a weekday without activity in the window
-        [sum(events_mon) FILTER (WHERE in_90d), sum(events_tue) FILTER (WHERE in_90d),
-         sum(events_wed) FILTER (WHERE in_90d), sum(events_thu) FILTER (WHERE in_90d),
-         sum(events_fri) FILTER (WHERE in_90d), sum(events_sat) FILTER (WHERE in_90d),
-         sum(events_sun) FILTER (WHERE in_90d)] AS weekday_events
-    FROM pieces
+    WHERE activity_date BETWEEN $day::DATE - 89 AND $day::DATE
+), weekdays AS (
+    SELECT user_id, isodow(activity_date) AS dow, dayname(activity_date) AS weekday,
+           sum(events) AS events
+    FROM w
+    GROUP BY ALL
+), preferred_weekday AS (
+    SELECT user_id, (list(weekday ORDER BY events DESC, dow))[1] AS preferred_weekday
+    FROM weekdays
     GROUP BY user_id
 )
 SELECT
-    * EXCLUDE (weekday_events),
-    -- the weekday with the most events; ties go to the earlier day of the week
-    ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'][
-        list_position(weekday_events, list_max(weekday_events))] AS preferred_weekday
-FROM sums;
+    user_id,
+    min(activity_date) AS first_seen_date,
+    max(activity_date) AS last_seen_date,
+    max(activity_date) FILTER (WHERE purchases > 0) AS last_purchase_date,
+    count(*) FILTER (WHERE age < 7) AS active_days_7d,
+    count(*) FILTER (WHERE age < 30) AS active_days_30d,
+    count(*) AS active_days_90d,
+    coalesce(sum(events) FILTER (WHERE age < 7), 0) AS events_7d,
+    coalesce(sum(events) FILTER (WHERE age < 30), 0) AS events_30d,
+    sum(events) AS events_90d,
+    coalesce(sum(sessions) FILTER (WHERE age < 7), 0) AS sessions_7d,
+    coalesce(sum(sessions) FILTER (WHERE age < 30), 0) AS sessions_30d,
+    sum(sessions) AS sessions_90d,
+    coalesce(sum(purchases) FILTER (WHERE age < 7), 0) AS purchases_7d,
+    coalesce(sum(purchases) FILTER (WHERE age < 30), 0) AS purchases_30d,
+    sum(purchases) AS purchases_90d,
+    coalesce(sum(orders) FILTER (WHERE age < 7), 0) AS orders_7d,
+    coalesce(sum(orders) FILTER (WHERE age < 30), 0) AS orders_30d,
+    sum(orders) AS orders_90d,
+    coalesce(sum(revenue) FILTER (WHERE age < 7), 0) AS revenue_7d,
+    coalesce(sum(revenue) FILTER (WHERE age < 30), 0) AS revenue_30d,
+    sum(revenue) AS revenue_90d,
+    sum(refunds) AS refunds_90d,
+    sum(items_bought) AS items_bought_90d,
+    sum(views) AS views_90d,
+    sum(carts) AS carts_90d,
+    sum(priced_purchases) AS priced_purchases_90d,
+    sum(price_ratio_sum) AS price_ratio_sum_90d,
+    sum(purchases_below_median) AS purchases_below_median_90d,
+    sum(events_night) AS night, sum(events_morning) AS morning,
+    sum(events_afternoon) AS afternoon, sum(events_evening) AS evening,
+    any_value(p.preferred_weekday) AS preferred_weekday
+FROM w
+JOIN preferred_weekday p USING (user_id)
+GROUP BY user_id;
 
 -- Top 5 categories / brands by 90-day events with their shares; the rest is one '(other)'
--- entry, so that the shares of a user always sum to 1. Read from the daily rows: weekly
--- blocks would hardly shrink them (a user's categories and brands vary from day to day).
+-- entry, so that the shares of a user always sum to 1.
 CREATE OR REPLACE TEMP TABLE user_affinity AS
 WITH cat AS (
     SELECT user_id, category AS name, sum(events) AS n
