@@ -9,7 +9,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 # One "planned" event per asset for a run over a range of days, not one per day (see runs.py).
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS := true
 
-.PHONY: setup demo drift-demo test test-all ui bench bench-fuzz bench-text bench-factors bench-env lint clean
+.PHONY: setup demo drift-demo test test-all ui bench bench-fuzz bench-daily bench-text bench-factors bench-env lint clean
 
 # uv itself comes from PyPI into a private folder; the environment is built from uv.lock,
 # compiled to bytecode up front (imports of dagster, pandas, TensorFlow are seconds faster).
@@ -55,6 +55,10 @@ bench: setup
 # Hostile landing files of every format: prints the line and file accounting.
 bench-fuzz: setup
 	$(VENV)/bin/python bench/fuzz.py
+
+# The daily chain at 1M events a day (about an hour: generation, a 6-day history, models).
+bench-daily: setup
+	$(VENV)/bin/python bench/daily.py
 
 # Outside references for the benchmarks (sentence-transformers on PyTorch, implicit's ALS)
 # live in their own environment: the project itself never installs torch.
