@@ -535,7 +535,7 @@ def load_snapshot(con: duckdb.DuckDBPyConnection, kind: str, files: list[Path]) 
             sql.run(con, f"load_raw_{kind}", paths=[str(p) for p in files], loaded_at=loaded_at,
                     **extra)
         else:
-            sql.run(con, "delete_raw_snapshot", identifiers={"table": ("raw", kind)})
+            sql.run(con, "delete_raw_snapshot", identifiers={"table": ("raw", kind)}, kind=kind)
     counts = dict(sql.query(con, "summarize_raw_snapshot", identifiers={"table": ("raw", kind)},
                             kind=kind))
     return {"rows": counts.pop(None), "rejected": counts}

@@ -201,6 +201,8 @@ def test_snapshots_keep_latest_row_and_reject_rows_without_id(data_dir, con):
     assert result["rejected"] == {"missing_user_id": 1, "superseded_by_later_row": 1}
     rows = con.execute("SELECT user_id, signup_date::VARCHAR, age FROM raw.users ORDER BY 1").fetchall()
     assert rows == [("U1", "2026-02-02", 35), ("U2", None, None)]
+    # a later load with no users file empties the table and its refusals alike
+    assert load_snapshot(con, "users", []) == {"rows": 0, "rejected": {}}
 
 
 def test_unreadable_files_are_quarantined_and_formats_mix(data_dir, con, monkeypatch):
