@@ -208,7 +208,8 @@ def forget_users(user_ids: Iterable[str], *, warehouse: Path | None = None,
         if compact:
             tmp.unlink(missing_ok=True)
             db = sql.query(con, "select_current_database")[0][0]
-            sql.run(con, "compact_database", identifiers={"source": db}, path=str(tmp))
+            sql.run(con, "compact_database", identifiers={"source": db},
+                    literals={"path": str(tmp)})
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -55,8 +55,8 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_leftover_copies(target)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    sql.run(con, "attach_published_copy", path=str(tmp),
-            storage_version=PUBLISHED_STORAGE_VERSION)
+    sql.run(con, "attach_published_copy",
+            literals={"path": str(tmp), "storage_version": PUBLISHED_STORAGE_VERSION})
     try:
         sql.run(con, "publish_profiles", now=datetime.now(UTC).replace(tzinfo=None))
     finally:

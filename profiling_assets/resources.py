@@ -1,4 +1,5 @@
-"""The warehouse resource: one DuckDB file, connections taken briefly, always in UTC."""
+"""The warehouse resource: one DuckDB file (or a DuckLake, see lake.py), connections taken
+briefly, always in UTC."""
 
 import hashlib
 import os
@@ -14,7 +15,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
-from profiling_assets import registry, settings, sql
+from profiling_assets import lake, registry, settings, sql
 from profiling_assets.settings import WarehouseUnavailable
 
 # Tables every layer may touch; creating them is idempotent and cheap, so each writer
@@ -26,9 +27,11 @@ SCHEMA_FILES = (
 )
 
 
-def prepare_connection(con: duckdb.DuckDBPyConnection) -> None:
+def prepare_connection(con: duckdb.DuckDBPyConnection, *, in_lake: bool = False,
+                       tables: bool = True) -> None:
     """Pin the session to UTC (day boundaries are UTC days), cap DuckDB's memory and create
-    missing tables.
+    missing tables (``in_lake``: as DuckLake takes their DDL, see lake.table_ddl; ``tables``
+    False: a cursor of a connection that created them).
 
     The zone is set here rather than in the connection config because a config-time
     TimeZone needs the ICU extension before DuckDB has loaded its built-in copy.
@@ -41,11 +44,16 @@ def prepare_connection(con: duckdb.DuckDBPyConnection) -> None:
     # The tables exist once the schema files have run on this warehouse: their digest is
     # stored, and a connection to a warehouse at the same digest skips the CREATE statements
     # (a third of a connection's cost), while a changed schema file runs them all again.
-    sql.run(con, "create_schema_state")
-    if sql.query(con, "select_schema_state", digest=schema_digest())[0][0] == 0:
-        for name in SCHEMA_FILES:
-            sql.run(con, name)
-        sql.run(con, "replace_schema_state", digest=schema_digest())
+    if tables:
+        sql.run(con, "create_schema_state")
+        if sql.query(con, "select_schema_state", digest=schema_digest())[0][0] == 0:
+            for name in SCHEMA_FILES:
+                if in_lake:
+                    for statement in sql.statements(name):
+                        con.execute(lake.table_ddl(statement))
+                else:
+                    sql.run(con, name)
+            sql.run(con, "replace_schema_state", digest=schema_digest())
     sql.run(con, "mark_connection_prepared")
 
 
@@ -79,7 +87,14 @@ def replace_partition(con: duckdb.DuckDBPyConnection, stem: str, *, rows: Any = 
     then each of ``then`` (a SQL stem run with the same parameters, or a function of the
     connection). Every partition write of
     the pipeline goes through here, so a re-run replaces exactly its partition and a failure
-    leaves the previous one in place."""
+    leaves the previous one in place. A commit that conflicts with another process's (a lake
+    written by parallel runs) is rolled back and the whole replacement runs again."""
+    lake.retrying(lambda: _replace(con, stem, rows, by, then, params))
+
+
+def _replace(con: duckdb.DuckDBPyConnection, stem: str, rows: Any, by: str,
+             then: Iterable[str | Callable[[duckdb.DuckDBPyConnection], None]],
+             params: dict[str, Any]) -> None:
     with transaction(con):
         sql.run(con, f"delete_{stem}_{by}", **params)
         if rows is None:
@@ -99,7 +114,9 @@ def replace_partition(con: duckdb.DuckDBPyConnection, stem: str, *, rows: Any = 
 
 class WarehouseResource(DuckDBResource):
     """dagster-duckdb's resource, with the warehouse folder created on first use and every
-    connection prepared (UTC, memory cap, tables).
+    connection prepared (UTC, memory cap, tables). With ``lake_catalog`` set, the warehouse is
+    that DuckLake instead of the file ``database`` names: each process attaches it once and
+    the assets' connections are cursors of that connection; several processes may write.
 
     While a run (or a step, with a multiprocess executor) executes, the resource keeps one
     connection open. DuckDB shares a process's open database between its connections, so the
@@ -107,6 +124,12 @@ class WarehouseResource(DuckDBResource):
     file and checkpointing it on every close (about 50 ms, a minute per asset for a year of
     days). The file stays locked for the run, as the single-writer pool has it anyway;
     read-only readers from other processes (the retrain sensors) skip while it runs."""
+
+    lake_catalog: str = Field(default="", description=(
+        "DuckLake catalog (PROFILING_LAKE_CATALOG): sqlite:<file>, postgres:<connection "
+        "string> or a DuckDB file; empty for the embedded DuckDB file `database`"))
+    lake_data_path: str = Field(default="", description=(
+        "folder or object-store prefix of the lake's Parquet files (PROFILING_LAKE_DATA)"))
 
     _keeper: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
 
@@ -122,11 +145,18 @@ class WarehouseResource(DuckDBResource):
 
     def connect_read_only(self) -> duckdb.DuckDBPyConnection:
         """A reader outside any run (a retrain sensor's tick): raises duckdb.IOException while
-        a run holds the file's write lock, and never creates the file."""
+        a run holds the file's write lock, and never creates the file. A lake is read while
+        runs write it, from its last commit."""
+        if self.lake_catalog:
+            return lake.connect(self.lake_catalog, self.lake_data_path, read_only=True)
         return duckdb.connect(self.database, read_only=True)
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self.lake_catalog:
+            with self._lake_connection() as con:
+                yield con
+            return
         con = open_warehouse(Path(self.database), self.connection_config)
         try:
             if self._keeper is None:
@@ -138,6 +168,30 @@ class WarehouseResource(DuckDBResource):
             yield con
         finally:
             con.close()
+
+
+    @contextmanager
+    def _lake_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = _lake_keeper(self.lake_catalog, self.lake_data_path,
+                           tuple(sorted(self.connection_config.items()))).cursor()
+        try:
+            sql.run(con, "use_lake")
+            prepare_connection(con, tables=False)
+            yield con
+        finally:
+            con.close()
+
+
+@cache
+def _lake_keeper(catalog: str, data_path: str,
+                 config: tuple[tuple[str, Any], ...]) -> duckdb.DuckDBPyConnection:
+    """This process's connection to a lake, attached and its tables made once (a second each:
+    loading the extensions and reading the catalog), shared by every run the process executes;
+    the assets get cursors of it. Unlike the embedded file, it holds no lock to give back."""
+    con = lake.connect(catalog, data_path, config=dict(config))
+    # tables created by two processes at once: the loser's statement conflicts
+    lake.retrying(lambda: prepare_connection(con, in_lake=True))
+    return con
 
 
 # Another process holding the file's lock (a sensor's read, a run in another pool) lets go
@@ -171,7 +225,16 @@ def open_warehouse(path: Path, config: dict | None = None) -> duckdb.DuckDBPyCon
     raise AssertionError("unreachable")
 
 
-def warehouse_resource(path: Path | None = None) -> WarehouseResource:
+def warehouse_resource(path: Path | None = None, *, lake_catalog: str | None = None,
+                       lake_data_path: str | None = None) -> WarehouseResource:
+    """The warehouse the settings name (a lake when PROFILING_LAKE_CATALOG is set), or the
+    given file or lake."""
+    catalog = lake_catalog if lake_catalog is not None else (
+        None if path is not None else settings.lake_catalog())
+    if catalog:
+        data = lake_data_path or settings.lake_data_path()
+        return WarehouseResource(database=f"ducklake:{catalog}", lake_catalog=catalog,
+                                 lake_data_path=str(data))
     return WarehouseResource(database=str(path or settings.warehouse_path()))
 
 
@@ -196,8 +259,10 @@ def model_registry_resource(models_dir: Path | None = None) -> ModelRegistryReso
     return ModelRegistryResource(models_dir=str(models_dir or settings.models_dir()))
 
 
-def pipeline_resources(warehouse: Path | None = None,
-                       models_dir: Path | None = None) -> dict[str, dg.ConfigurableResource]:
+def pipeline_resources(warehouse: Path | None = None, models_dir: Path | None = None, *,
+                       lake_catalog: str | None = None,
+                       lake_data_path: str | None = None) -> dict[str, dg.ConfigurableResource]:
     """Every resource the assets and sensors take, from the settings or the given paths."""
-    return {"warehouse": warehouse_resource(warehouse),
+    return {"warehouse": warehouse_resource(warehouse, lake_catalog=lake_catalog,
+                                            lake_data_path=lake_data_path),
             "model_registry": model_registry_resource(models_dir)}

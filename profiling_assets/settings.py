@@ -39,6 +39,19 @@ def models_dir() -> Path:
     return data_dir() / "models"
 
 
+def lake_catalog() -> str | None:
+    """The DuckLake catalog when the warehouse is a lake (``PROFILING_LAKE_CATALOG``:
+    ``sqlite:<file>``, ``postgres:<connection string>`` or a DuckDB catalog file); unset, the
+    warehouse is the DuckDB file of ``warehouse_path``."""
+    return os.environ.get("PROFILING_LAKE_CATALOG") or None
+
+
+def lake_data_path() -> str:
+    """Where the lake's Parquet files go (``PROFILING_LAKE_DATA``, default ``<data>/lake/``;
+    an object-store prefix such as ``s3://bucket/lake/`` in production)."""
+    return os.environ.get("PROFILING_LAKE_DATA") or str(data_dir() / "lake")
+
+
 def start_date() -> str:
     """First daily partition: ``PROFILING_START_DATE`` (ISO date) when set, else the first day
     that has landed under ``<data>/landing/events/``, else 2026-10-01 (the demo's first day)."""

@@ -34,16 +34,26 @@ def quote(name: str | tuple[str, ...]) -> str:
     return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
 
 
+def literal(value: str) -> str:
+    """A string as a SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def run(con: duckdb.DuckDBPyConnection, name: str | Path, *,
         identifiers: dict[str, str | tuple[str, ...]] | None = None,
+        literals: dict[str, str] | None = None,
         **params: Any) -> duckdb.DuckDBPyConnection:
     """Execute every statement of a SQL file, passing each only the ``$params`` it names.
     Names cannot be bound as parameters: a file's ``{key}`` placeholders are filled with the
-    quoted ``identifiers`` (a table or column found in the catalog, a database name)."""
+    quoted ``identifiers`` (a table or column found in the catalog, a database name), or with
+    ``literals`` as string literals (where DuckDB's grammar takes no parameter, as in ATTACH's
+    options)."""
     result = con
     for stmt in statements(name):
         for key, value in (identifiers or {}).items():
             stmt = stmt.replace("{" + key + "}", quote(value))
+        for key, value in (literals or {}).items():
+            stmt = stmt.replace("{" + key + "}", literal(value))
         wanted = set(_PARAM.findall(_COMMENT.sub("", stmt)))
         missing = wanted - params.keys()
         if missing:

@@ -1,3 +1,3 @@
 -- The analysts' copy under construction, as database `pub`, in a storage version the 1.x
--- DuckDB CLIs still open.
-ATTACH $path AS pub (STORAGE_VERSION $storage_version);
+-- DuckDB CLIs still open ({path}, {storage_version}: literals, ATTACH takes no parameters).
+ATTACH {path} AS pub (STORAGE_VERSION {storage_version});

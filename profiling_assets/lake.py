@@ -1,0 +1,110 @@
+"""The DuckLake warehouse: the same schemas, SQL and assets as the embedded DuckDB file, with
+the tables stored as Parquet data files under a catalog database (a SQLite or DuckDB file on
+one machine, PostgreSQL in production). Each process attaches the lake to an in-memory DuckDB,
+so several processes write partitions at once; a commit that conflicts with another's is
+retried (see ``retrying``).
+
+Chosen by ``PROFILING_LAKE_CATALOG`` (see settings.lake_catalog); the extensions come from the
+``duckdb-ext-*`` packages, so nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+
+from profiling_assets import sql
+
+ALIAS = "lake"
+# DuckLake keeps NOT NULL but has no key constraints and stores vectors as lists: the lake's
+# tables are the same DDL without PRIMARY KEY clauses and with FLOAT[] for FLOAT[n]. Keys stay
+# checked where they matter by the asset checks and by the writes' delete-then-insert.
+_PRIMARY_KEY = re.compile(r",\s*PRIMARY KEY\s*\([^)]*\)|\s+PRIMARY KEY\b", re.IGNORECASE)
+_FIXED_ARRAY = re.compile(r"\b(FLOAT|DOUBLE)\[\d+\]", re.IGNORECASE)
+# A conflict with another process's commit, or the SQLite catalog busy with one: the
+# transaction is rolled back whole, so running it again is safe.
+_RETRYABLE = ("conflict", "database is locked", "busy")
+RETRY_WAITS = tuple(0.05 * 2 ** i for i in range(8))  # about 13 s in all
+
+T = TypeVar("T")
+
+
+class LakeUnavailable(Exception):
+    """The lake cannot be attached (extension missing, catalog unreachable)."""
+
+
+def table_ddl(statement: str) -> str:
+    """A schema file's statement as DuckLake takes it."""
+    return _FIXED_ARRAY.sub(r"\1[]", _PRIMARY_KEY.sub("", statement))
+
+
+def extension_directory() -> str:
+    """The folder holding ``v<duckdb version>/<platform>/*.duckdb_extension`` from the
+    ``duckdb-ext-ducklake`` / ``duckdb-ext-sqlite`` packages."""
+    spec = importlib.util.find_spec("duckdb_ext")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    for folder in folders:
+        root = Path(folder) / "extensions"
+        if (root / f"v{duckdb.__version__}").is_dir():
+            return str(root)
+    raise LakeUnavailable(
+        f"the DuckLake extension for duckdb {duckdb.__version__} is not installed: the "
+        "duckdb-ext-ducklake and duckdb-ext-sqlite packages of that version provide it")
+
+
+def catalog_uri(catalog: str) -> str:
+    """``ducklake:<catalog>``, with a local catalog file's path made absolute (runs start in
+    other folders)."""
+    kind, sep, rest = catalog.partition(":")
+    if sep and kind in ("sqlite", "duckdb"):
+        return f"ducklake:{kind}:{Path(rest).expanduser().resolve()}"
+    if not sep or kind not in ("postgres",):
+        # a bare path: a DuckDB-file catalog
+        return f"ducklake:{Path(catalog).expanduser().resolve()}"
+    return f"ducklake:{catalog}"
+
+
+def connect(catalog: str, data_path: str, *, read_only: bool = False,
+            config: dict | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the lake attached as ``lake`` and in use. Local data folders
+    are created; an object-store path (``s3://...``) needs the httpfs extension and its
+    credentials as a DuckDB secret."""
+    local = "://" not in data_path
+    if local and not read_only:
+        Path(data_path).mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(config={
+            "extension_directory": extension_directory(), "autoinstall_known_extensions": False,
+            **(config or {})})
+        folder = str(Path(data_path).resolve()) + "/" if local else data_path
+        sql.run(con, "attach_lake_read_only" if read_only else "attach_lake",
+                literals={"catalog": catalog_uri(catalog), "data_path": folder})
+    except duckdb.Error as exc:
+        raise LakeUnavailable(f"cannot attach the lake {catalog} (data {data_path}): "
+                              f"{str(exc).splitlines()[0]}") from None
+    return con
+
+
+def retryable(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, duckdb.Error) and any(word in text for word in _RETRYABLE)
+
+
+def retrying(write: Callable[[], T], *, waits: tuple[float, ...] = RETRY_WAITS) -> T:
+    """Run ``write`` (one whole transaction) again while it fails on a commit conflict, with
+    jittered, doubling waits; any other error, or the last conflict, is raised."""
+    for wait in (*waits, None):
+        try:
+            return write()
+        except duckdb.Error as exc:
+            if wait is None or not retryable(exc):
+                raise
+            time.sleep(wait * (0.5 + random.random()))
+    raise AssertionError("unreachable")

@@ -1,0 +1,2 @@
+-- A cursor of the process's lake connection starts in the in-memory catalog.
+USE lake;
