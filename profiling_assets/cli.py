@@ -31,7 +31,15 @@ def asset_of(model_name: str) -> str:
 
 def read_only(path: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection for a command; a file DuckDB cannot open is one line, not a
-    traceback."""
+    traceback. The warehouse's path stands for the lake when the warehouse is one."""
+    if settings.lake_catalog() and path == settings.warehouse_path():
+        from profiling_assets import lake
+        from profiling_assets.resources import warehouse_resource
+
+        try:
+            return warehouse_resource().connect_read_only()
+        except lake.LakeUnavailable as exc:
+            raise SystemExit(str(exc)) from None
     try:
         return duckdb.connect(str(path), read_only=True)
     except duckdb.IOException as exc:
@@ -40,6 +48,17 @@ def read_only(path: Path) -> duckdb.DuckDBPyConnection:
             raise SystemExit(f"{path} is in use by a running job; try again when it ends "
                              f"({first})") from None
         raise SystemExit(f"cannot open {path}: {first}") from None
+
+def warehouse_exists() -> bool:
+    """Whether there is a warehouse to read (a lake's catalog is attached, and created, on
+    first use)."""
+    return bool(settings.lake_catalog()) or settings.warehouse_path().exists()
+
+
+def warehouse_label() -> str:
+    return (f"the lake {settings.lake_catalog()}" if settings.lake_catalog()
+            else str(settings.warehouse_path()))
+
 
 def _check_day(value: str, option: str) -> str:
     try:
@@ -78,7 +97,7 @@ def models_without_production(warehouse: Path) -> tuple[list[str], list[str]]:
     """(models with no production version, models never trained at all)."""
     from profiling_assets import registry
 
-    if not warehouse.exists():
+    if not (warehouse.exists() or settings.lake_catalog()):
         return list(MODEL_ORDER), list(MODEL_ORDER)
     with read_only(warehouse) as con:
         try:
@@ -140,7 +159,7 @@ def materialize_days(first: str, last: str, *, snapshots: bool = True) -> None:
     missing, never = models_without_production(settings.warehouse_path())
     if len(never) == len(MODEL_ORDER):
         raise SystemExit(
-            f"no model has been trained in {settings.warehouse_path()}: run `profiling-assets run` "
+            f"no model has been trained in {warehouse_label()}: run `profiling-assets run` "
             "(ingests, trains what has no production version, builds and publishes) or "
             "`profiling-assets train` first")
     if missing:
@@ -309,7 +328,7 @@ def _run_and_report(first: str, last: str, *, retrain: bool, snapshots: bool) ->
     from profiling_assets import runs
 
     started = time.perf_counter()
-    print(f"Running {first}..{last} into {settings.warehouse_path()} ...", flush=True)
+    print(f"Running {first}..{last} into {warehouse_label()} ...", flush=True)
     try:
         run_days(first, last, retrain=retrain, snapshots=snapshots)
     except runs.RunFailed as exc:
@@ -367,7 +386,7 @@ def cmd_materialize(args: argparse.Namespace) -> None:
 
 def cmd_summary(args: argparse.Namespace) -> None:
     path = settings.warehouse_path()
-    if not path.exists():
+    if not warehouse_exists():
         raise SystemExit(f"no warehouse at {path}: run `profiling-assets demo` first")
     print_summary(path, every_day=args.all)
 
@@ -419,8 +438,11 @@ def cmd_models(args: argparse.Namespace) -> None:
         raise SystemExit(f"models rollback needs one registry model: one of {', '.join(rollbackable)} "
                          "(propensity_model keeps a version per target)")
     path = settings.warehouse_path()
-    if not path.exists():
+    if not warehouse_exists():
         raise SystemExit(f"no warehouse at {path}: run `profiling-assets demo` first")
+    if args.action != "list" and settings.lake_catalog():
+        raise SystemExit("models rollback works on the embedded warehouse file; on a lake, "
+                         "run the model's asset with the wanted version from the Dagster UI")
     if args.action == "list":
         con = read_only(path)
     else:
@@ -456,6 +478,13 @@ def cmd_models(args: argparse.Namespace) -> None:
 def cmd_forget(args: argparse.Namespace) -> None:
     """Remove users from every warehouse table, republish, and suppress them at ingest."""
     from profiling_assets import forget
+
+    if settings.lake_catalog():
+        # DuckLake keeps every snapshot's Parquet files until they expire: a delete alone
+        # would leave the rows readable by time travel and on disk
+        raise SystemExit("forget: not available on a lake warehouse yet (DuckLake keeps "
+                         "deleted rows in earlier snapshots' files); see the README's "
+                         "DuckLake section")
 
     ids = list(args.user_ids)
     try:

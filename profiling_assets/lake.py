@@ -11,6 +11,7 @@ Chosen by ``PROFILING_LAKE_CATALOG`` (see settings.lake_catalog); the extensions
 from __future__ import annotations
 
 import importlib.util
+import os
 import random
 import re
 import time
@@ -59,16 +60,22 @@ def extension_directory() -> str:
         "duckdb-ext-ducklake and duckdb-ext-sqlite packages of that version provide it")
 
 
-def catalog_uri(catalog: str) -> str:
-    """``ducklake:<catalog>``, with a local catalog file's path made absolute (runs start in
-    other folders)."""
+def catalog_file(catalog: str) -> Path | None:
+    """A local catalog's file (``sqlite:<file>``, ``duckdb:<file>`` or a bare path), made
+    absolute (runs start in other folders); None for a server (``postgres:...``)."""
     kind, sep, rest = catalog.partition(":")
-    if sep and kind in ("sqlite", "duckdb"):
-        return f"ducklake:{kind}:{Path(rest).expanduser().resolve()}"
-    if not sep or kind not in ("postgres",):
-        # a bare path: a DuckDB-file catalog
-        return f"ducklake:{Path(catalog).expanduser().resolve()}"
-    return f"ducklake:{catalog}"
+    if sep and kind == "postgres":
+        return None
+    return Path(rest if sep and kind in ("sqlite", "duckdb") else catalog).expanduser().resolve()
+
+
+def catalog_uri(catalog: str) -> str:
+    """``ducklake:<catalog>``, a local file's path absolute."""
+    kind, sep, _ = catalog.partition(":")
+    path = catalog_file(catalog)
+    if path is None:
+        return f"ducklake:{catalog}"
+    return f"ducklake:{kind}:{path}" if sep and kind in ("sqlite", "duckdb") else f"ducklake:{path}"
 
 
 def connect(catalog: str, data_path: str, *, read_only: bool = False,
@@ -77,12 +84,17 @@ def connect(catalog: str, data_path: str, *, read_only: bool = False,
     are created; an object-store path (``s3://...``) needs the httpfs extension and its
     credentials as a DuckDB secret."""
     local = "://" not in data_path
-    if local and not read_only:
-        Path(data_path).mkdir(parents=True, exist_ok=True)
+    if not read_only:
+        if local:
+            Path(data_path).mkdir(parents=True, exist_ok=True)
+        if catalog_file(catalog) is not None:
+            catalog_file(catalog).parent.mkdir(parents=True, exist_ok=True)
     try:
         con = duckdb.connect(config={
             "extension_directory": extension_directory(), "autoinstall_known_extensions": False,
             **(config or {})})
+        if data_path.startswith("s3://"):
+            store_secret(con)
         folder = str(Path(data_path).resolve()) + "/" if local else data_path
         sql.run(con, "attach_lake_read_only" if read_only else "attach_lake",
                 literals={"catalog": catalog_uri(catalog), "data_path": folder})
@@ -90,6 +102,24 @@ def connect(catalog: str, data_path: str, *, read_only: bool = False,
         raise LakeUnavailable(f"cannot attach the lake {catalog} (data {data_path}): "
                               f"{str(exc).splitlines()[0]}") from None
     return con
+
+
+def store_secret(con: duckdb.DuckDBPyConnection) -> None:
+    """The object store's credentials as a DuckDB secret, from AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY, AWS_REGION and, for an S3-compatible store, AWS_ENDPOINT_URL."""
+    missing = [v for v in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if not os.environ.get(v)]
+    if missing:
+        raise LakeUnavailable(f"an s3:// lake needs {' and '.join(missing)} in the environment")
+    keys = {"key_id": os.environ["AWS_ACCESS_KEY_ID"],
+            "secret": os.environ["AWS_SECRET_ACCESS_KEY"],
+            "region": os.environ.get("AWS_REGION", "us-east-1")}
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        scheme, _, host = endpoint.rpartition("://")
+        sql.run(con, "create_lake_store_secret_endpoint", literals={
+            **keys, "endpoint": host.rstrip("/"), "use_ssl": str(scheme != "http").lower()})
+    else:
+        sql.run(con, "create_lake_store_secret", literals=keys)
 
 
 def retryable(exc: BaseException) -> bool:

@@ -11,8 +11,10 @@ from profiling_assets.metadata import OWNERS
 daily_partitions = dg.DailyPartitionsDefinition(start_date=settings.start_date(), timezone="UTC")
 
 # A backfill of a range is one run per up to a month of days: few runs competing for the
-# single warehouse writer, while a failure still costs at most a month of work.
-daily_backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=31)
+# single warehouse writer, while a failure still costs at most a month of work. On a lake,
+# where runs write at once, fewer days per run (PROFILING_DAYS_PER_RUN) give more runs to
+# spread over processes or pods.
+daily_backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=settings.days_per_run())
 
 
 def daily_asset(*, table: str, **kwargs: Any) -> Any:

@@ -52,6 +52,19 @@ def lake_data_path() -> str:
     return os.environ.get("PROFILING_LAKE_DATA") or str(data_dir() / "lake")
 
 
+def days_per_run() -> int:
+    """The most days one backfill run covers (``PROFILING_DAYS_PER_RUN``, default 31)."""
+    value = os.environ.get("PROFILING_DAYS_PER_RUN", "31")
+    try:
+        days = int(value)
+        if days < 1:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"PROFILING_DAYS_PER_RUN={value!r} is not a whole number of days "
+                         ">= 1") from None
+    return days
+
+
 def start_date() -> str:
     """First daily partition: ``PROFILING_START_DATE`` (ISO date) when set, else the first day
     that has landed under ``<data>/landing/events/``, else 2026-10-01 (the demo's first day)."""
@@ -129,6 +142,13 @@ def configuration_problems() -> list[str]:
                 raise ValueError
         except ValueError:
             problems.append(f"PROFILING_POOL_WAIT_SECONDS={wait!r} is not a number of seconds >= 0")
+    if lake_catalog():
+        from profiling_assets import lake
+
+        try:
+            lake.extension_directory()
+        except lake.LakeUnavailable as exc:
+            problems.append(f"PROFILING_LAKE_CATALOG is set but {exc}")
     for name, path in (("PROFILING_DATA_DIR", data_dir()), ("PROFILING_WAREHOUSE", warehouse_path()),
                        ("PROFILING_PUBLISHED", published_path())):
         if name != "PROFILING_DATA_DIR" and path.is_dir():
