@@ -10,8 +10,17 @@ import dagster as dg
 import duckdb
 import pytest
 
-from profiling_assets import (cleaning, factors, features, ingest, lake, profiles, scores,
-                              segments, synthetic)
+from profiling_assets import (
+    cleaning,
+    factors,
+    features,
+    ingest,
+    lake,
+    profiles,
+    scores,
+    segments,
+    synthetic,
+)
 from profiling_assets.resources import pipeline_resources
 
 START = date(2026, 10, 1)
