@@ -7,6 +7,8 @@ connection, so other writers wait seconds, not minutes.
 """
 
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -16,6 +18,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
@@ -323,12 +326,31 @@ class TextEmbeddingsConfig(dg.Config):
     weight_purchase: float = Field(2.0, description="interest weight of one bought product's text")
 
 
-def _normalise_occurrences(raw: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Normalise and hash texts; empty ones (after normalisation) are counted and dropped."""
-    texts = raw["text"].map(normalize_text)
-    empty = int((texts == "").sum())
-    occ = raw.assign(text=texts)[texts != ""]
-    return occ.assign(text_hash=occ["text"].map(text_hash)), empty
+def _normalise_occurrences(raw: pa.Table) -> tuple[pa.Table, pd.DataFrame, int]:
+    """(the occurrences with their text's hash instead of the text; the distinct texts in the
+    order first met, with the kind of that first occurrence: text_hash, kind, normalised text;
+    the number of occurrences dropped because their text is empty once normalised). Each
+    distinct raw text is normalised and hashed once: a day's ~730k occurrences share ~40k."""
+    encoded = pc.dictionary_encode(raw["text"].combine_chunks(), null_encoding="encode")
+    norm = np.array([normalize_text(t) for t in encoded.dictionary.to_pylist()], dtype=object)
+    # raw texts that normalise alike share one hash; "" stands for an empty text
+    ids, hashes = pd.factorize(np.array([text_hash(t) if t else "" for t in norm], dtype=object))
+    texts = np.empty(len(hashes), dtype=object)
+    texts[ids] = norm
+    row_id = ids[encoded.indices.to_numpy()]
+    keep = texts[row_id] != ""
+    row_id = row_id[keep]
+    occ = (raw.drop_columns(["text"]).filter(keep)
+           .append_column("text_hash", pa.array(hashes, pa.string()).take(pa.array(row_id))))
+    first = np.full(len(hashes), len(row_id))
+    np.minimum.at(first, row_id, np.arange(len(row_id)))
+    seen = np.argsort(first)
+    seen = seen[first[seen] < len(row_id)]  # not the empty text, met in no kept row
+    distinct = pd.DataFrame({
+        "text_hash": hashes[seen],
+        "kind": occ["kind"].take(pa.array(first[seen])).to_numpy(zero_copy_only=False),
+        "text": texts[seen]})
+    return occ, distinct, int(len(keep) - len(row_id))
 
 
 def _add_embeddings(new: pa.Table, version: str, day: str, con: duckdb.DuckDBPyConnection) -> None:
@@ -369,12 +391,13 @@ def text_embeddings(context: dg.AssetExecutionContext, config: TextEmbeddingsCon
     for day in days:
         with warehouse.get_connection() as con:
             version, folder = encoder_in_use(con)
-            occ, empty = _normalise_occurrences(sql.run(con, "select_day_texts", day=day, **weights).df())
-            distinct = occ.drop_duplicates("text_hash")[["text_hash", "kind", "text"]]
-            con.register("day_texts", distinct)
+            occ, distinct, empty = _normalise_occurrences(
+                sql.relation(con, "select_day_texts", day=day, **weights).to_arrow_table())
+            con.register("day_texts", pa.table({"text_hash": pa.array(distinct["text_hash"],
+                                                                      pa.string())}))
             cached = {r[0] for r in sql.query(con, "select_cached_text_hashes", version=version)}
             con.unregister("day_texts")
-        todo = distinct[~distinct["text_hash"].isin(cached)]
+        todo = distinct[np.array([h not in cached for h in distinct["text_hash"]], dtype=bool)]
         stats = EncodeStats()
         then = []
         if len(todo):
@@ -397,7 +420,7 @@ def text_embeddings(context: dg.AssetExecutionContext, config: TextEmbeddingsCon
             # texts first met today, in the same transaction as the occurrences that use them
             then.append(partial(_add_embeddings, new, version, day))
         with warehouse.get_connection() as con:
-            replace_partition(con, "text_occurrences", rows=occ.drop(columns="text"), day=day,
+            replace_partition(con, "text_occurrences", rows=occ, day=day,
                               then=then)
         totals.texts += stats.texts
         totals.seconds += stats.seconds
@@ -445,12 +468,13 @@ class VectorCache:
         index, matrix = self.index, self.matrix
         missing = hashes[index.get_indexer(hashes) < 0]
         if len(missing):
-            con.register("wanted_hashes", pd.DataFrame({"text_hash": missing}))
+            con.register("wanted_hashes", pa.table({"text_hash": pa.array(missing, pa.string())}))
             table = sql.relation(con, "select_text_vectors", version=self.version).to_arrow_table()
             con.unregister("wanted_hashes")
             flat = table["embedding"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
             index = index.append(pd.Index(table["text_hash"].to_numpy(zero_copy_only=False)))
-            matrix = np.vstack([matrix, flat.reshape(-1, DIM)])
+            matrix = (np.vstack([matrix, flat.reshape(-1, DIM)]) if len(matrix) else
+                      flat.reshape(-1, DIM))
         at = index.get_indexer(hashes)
         at = at[at >= 0]
         self.index, self.matrix = index[at], matrix[at]
@@ -531,14 +555,105 @@ class ClusterCache:
         return self.value
 
 
+def _codes(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """(the distinct values in sorted order, each row's position among them) of a string
+    column: Arrow hashes the strings once; everything after works on integers."""
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return encoded.dictionary.take(order), rank[encoded.indices.to_numpy()]
+
+
+class TextWindow:
+    """A profile window's occurrences of embedded texts summed per (user, text), in (user id,
+    text hash) order as the window query once returned them, with the per-user counts."""
+
+    def __init__(self, rows: pa.Table, texts: pa.Array, text: np.ndarray):
+        """``rows``: the window query's; ``texts``, ``text``: the sorted distinct text hashes
+        and each row's position among them (of embedded texts only: rows of others are
+        left out before they reach here)."""
+        self.users, user = _codes(rows["user_id"])
+        self.texts = texts
+        n = len(self.users)
+        # users × texts, the rows of a (user, text) pair (one per day it occurred on) summed:
+        # scipy sorts by user, then by text within a user, without a sort of all the rows
+        pairs = sp.csr_matrix((rows["weight"].to_numpy(), (user, text)), shape=(n, len(texts)))
+        self.weight, self.text, self.counts = (pairs.data, pairs.indices.astype(np.int64),
+                                               np.diff(pairs.indptr).astype(np.int32))
+        self.user = np.repeat(np.arange(n), self.counts)
+        # a pair's kind: its rows agree on it unless one text was met as two kinds (say, a
+        # query and a review), where the window query took any one and this takes the
+        # largest. Summed like the weights, a row of kind k adds 2^(16k) (unknown kinds 0):
+        # exact while a pair has fewer than 2^16 rows, so the sum tells which kinds it has.
+        code = pc.fill_null(rows["kind"], -1).to_numpy().astype(np.int64)
+        present = sp.csr_matrix((np.where(code >= 0, 2.0 ** (16 * code), 0.0), (user, text)),
+                                shape=(n, len(texts))).data
+        kind = np.select([present >= 2.0 ** 32, present >= 2.0 ** 16, present > 0], [2, 1, 0], -1)
+        known = kind >= 0
+        # queries, reviews, products per user
+        self.kinds = [np.ascontiguousarray(c, dtype=np.int32) for c in np.bincount(
+            self.user[known] * 3 + kind[known], minlength=3 * n).reshape(n, 3).T]
+        self.last = np.full(n, np.iinfo(np.int32).min, dtype=np.int32)
+        np.maximum.at(self.last, user, rows["event_date"].cast(pa.int32()).to_numpy())
+
+    def hashes_in_first_seen_order(self) -> np.ndarray:
+        """The window's text hashes in the order they first appear among the sorted pairs: the
+        vector matrix's row order, on which the float sums of each user's vectors depend."""
+        first = np.full(len(self.texts), len(self.text))
+        np.minimum.at(first, self.text, np.arange(len(self.text)))
+        order = np.argsort(first)
+        return self.texts.take(order[first[order] < len(self.text)]).to_numpy(
+            zero_copy_only=False)
+
+    def weights(self, columns: np.ndarray, width: int) -> sp.csr_matrix:
+        """The users × vectors matrix of summed recency weights, given each text's vector
+        row; column indices sorted within each row, as scipy builds it from coordinates."""
+        indptr = np.r_[0, np.cumsum(self.counts, dtype=np.int64)]
+        W = sp.csr_matrix((self.weight, columns[self.text], indptr),
+                          shape=(len(self.users), width))
+        W.sort_indices()
+        return W
+
+
+# The interest product in blocks: 32 dimensions of the vectors (~18 MB in float64) stay in
+# cache while a block of users is summed, a block of users bounds its float64 sums to ~50 MB,
+# and blocks of users run on threads (scipy's sparse product releases the GIL).
+USER_BLOCK = 16_384
+DIM_BLOCK = 32
+THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+              else os.cpu_count() or 1)
+
+
+def interest_vectors(W: sp.csr_matrix, V: np.ndarray) -> np.ndarray:
+    """The L2-normalised rows of W @ V as float32, with W @ V's float64 sums: each output
+    element is the same sequence of products and additions as in one sparse product."""
+    V64 = [np.ascontiguousarray(V[:, d:d + DIM_BLOCK], dtype=np.float64)
+           for d in range(0, V.shape[1], DIM_BLOCK)]
+    interest = np.empty((W.shape[0], V.shape[1]), dtype=np.float32)
+
+    def block(start: int) -> None:
+        Wb = W[start:start + USER_BLOCK]
+        out = np.empty((Wb.shape[0], V.shape[1]))
+        for d, Vd in zip(range(0, V.shape[1], DIM_BLOCK), V64, strict=True):
+            out[:, d:d + DIM_BLOCK] = Wb @ Vd
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        interest[start:start + USER_BLOCK] = out / np.maximum(norms, 1e-12)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(block, range(0, W.shape[0], USER_BLOCK)))
+    return interest
+
+
 def build_user_text_profile(con: duckdb.DuckDBPyConnection, day: str, version: str,
                             cfg: UserTextProfileConfig, cache: VectorCache | None = None,
                             clusters: ClusterCache | None = None) -> dict:
     """Interest vectors of every user with text activity in the window ending at ``day``; top
     interests are the nearest category prototypes, or, where no product has a category, the
     nearest product-text clusters."""
-    occ = sql.run(con, "select_text_window", day=day, version=version,
-                  window_days=cfg.window_days, half_life_days=cfg.half_life_days).df()
+    rows = sql.relation(con, "select_text_window", day=day, version=version,
+                        window_days=cfg.window_days,
+                        half_life_days=cfg.half_life_days).to_arrow_table()
     protos_df = sql.run(con, "select_category_prototype_texts", day=day, version=version).df()
     source = CATEGORIES
     cluster_df = pd.DataFrame({"text_hash": pd.Series(dtype=object)})
@@ -546,54 +661,57 @@ def build_user_text_profile(con: duckdb.DuckDBPyConnection, day: str, version: s
         cluster_df = sql.run(con, "select_product_cluster_texts", day=day, version=version).df()
         source = TEXT_CLUSTERS if len(cluster_df) else NO_PROTOTYPES
     cache = cache or VectorCache(version)
+    others = np.concatenate([protos_df["text_hash"].to_numpy(object),
+                             cluster_df["text_hash"].to_numpy(object)])
+    # only texts this version has embedded count: the cache knows which (and reads them)
+    texts, text = _codes(rows["text_hash"])
+    wanted = texts.to_numpy(zero_copy_only=False)
+    found, _ = cache.lookup(con, pd.unique(np.concatenate([wanted, others])))
+    embedded = found.get_indexer(wanted) >= 0
+    if not embedded.all():
+        rows = rows.filter(pa.array(embedded[text]))
+        texts, text = _codes(rows["text_hash"])
+    window = TextWindow(rows, texts, text)
+    del rows, text
+    # the vectors in the row order the window's pairs first meet them, then the prototypes'
     hashes, V = cache.lookup(con, pd.unique(np.concatenate(
-        [occ["text_hash"].to_numpy(object), protos_df["text_hash"].to_numpy(object),
-         cluster_df["text_hash"].to_numpy(object)])))
+        [window.hashes_in_first_seen_order(), others])))
     if source == CATEGORIES:
         names, protos = _prototypes(protos_df, hashes, V)
     elif source == TEXT_CLUSTERS:
         names, protos = (clusters or ClusterCache()).get(cluster_df, hashes, V)
     else:
         names, protos = [], np.zeros((0, DIM), dtype=np.float32)
-    empty = pd.DataFrame(columns=["user_id"])
-    if occ.empty:
-        profiles = empty
+    n = len(window.users)
+    if n == 0:
+        profiles = pd.DataFrame(columns=["user_id"])
     else:
-        # the window query returns rows ordered by user: codes follow the sorted ids
-        user_idx, users = pd.factorize(occ["user_id"].to_numpy(object), sort=True)
         # the recency-weighted sum of each user's text vectors, as one sparse product
-        W = sp.csr_matrix((occ["weight"].to_numpy(np.float64),
-                           (user_idx, hashes.get_indexer(occ["text_hash"]))),
-                          shape=(len(users), len(hashes)))
-        interest = np.asarray(W @ V.astype(np.float64))
-        norms = np.linalg.norm(interest, axis=1, keepdims=True)
-        interest = (interest / np.maximum(norms, 1e-12)).astype(np.float32)
-        if len(names):
+        interest = interest_vectors(window.weights(
+            hashes.get_indexer(window.texts.to_numpy(zero_copy_only=False)), len(hashes)), V)
+        k = min(cfg.top_interests, len(names))
+        if k:
             sims = interest @ protos.T
-            top = np.argsort(-sims, axis=1)[:, :cfg.top_interests]
-            top_names = [[names[j] for j in row] for row in top]
-            top_scores = [sims[i, row].round(4).tolist() for i, row in enumerate(top)]
+            top = np.argsort(-sims, axis=1)[:, :k]
+            top_names = pa.array(names, type=pa.string()).take(pa.array(top.ravel()))
+            top_scores = pa.array(np.take_along_axis(sims, top, axis=1).round(4).ravel(),
+                                  type=pa.float32())
         else:
-            top_names = [[] for _ in users]
-            top_scores = [[] for _ in users]
-        kind_codes = pd.Categorical(occ["kind"], categories=["query", "review", "product"]).codes
-        kinds = np.zeros((len(users), 3), dtype=np.int32)
-        known = kind_codes >= 0
-        np.add.at(kinds, (user_idx[known], kind_codes[known]), 1)
-        last = np.full(len(users), np.datetime64("0001-01-01"), dtype="datetime64[D]")
-        np.maximum.at(last, user_idx, occ["last_date"].to_numpy().astype("datetime64[D]"))
-        flat = pa.array(interest.ravel(), type=pa.float32())
+            top_names = pa.array([], type=pa.string())
+            top_scores = pa.array([], type=pa.float32())
+        offsets = pa.array(np.arange(n + 1, dtype=np.int32) * k, type=pa.int32())
         profiles = pa.table({
-            "user_id": users.tolist(),
-            "texts": np.bincount(user_idx, minlength=len(users)).astype(np.int32),
-            "queries": kinds[:, 0], "reviews": kinds[:, 1], "products": kinds[:, 2],
-            "interest": pa.FixedSizeListArray.from_arrays(flat, DIM),
-            "top_interests": pa.array(top_names, type=pa.list_(pa.string())),
-            "top_interest_scores": pa.array(top_scores, type=pa.list_(pa.float32())),
-            "last_text_date": last,
+            "user_id": window.users,
+            "texts": window.counts,
+            "queries": window.kinds[0], "reviews": window.kinds[1], "products": window.kinds[2],
+            "interest": pa.FixedSizeListArray.from_arrays(pa.array(interest.ravel(),
+                                                                   type=pa.float32()), DIM),
+            "top_interests": pa.ListArray.from_arrays(offsets, top_names),
+            "top_interest_scores": pa.ListArray.from_arrays(offsets, top_scores),
+            "last_text_date": window.last.astype("datetime64[D]"),
         })
     replace_partition(con, "user_text_profile", rows=profiles, day=day, version=version)
-    return {"users": len(profiles), "occurrences": len(occ), "prototypes": len(names),
+    return {"users": len(profiles), "occurrences": len(window.weight), "prototypes": len(names),
             "interest_source": source, "prototype_names": names}
 
 

@@ -1,7 +1,7 @@
 """The text encoder: equality with the reference embeddings, awkward texts, a tiny fine-tune
 that writes a loadable artifact, the self-supervised pair fine-tune, one max_length end to end,
-fair baselines and sample allocation, an order export without labels, and the daily cache and
-interest vectors on demo days."""
+fair baselines and sample allocation, an order export without labels, the daily cache and
+interest vectors on demo days, and the daily fast paths against their plain recipes."""
 
 import json
 from pathlib import Path
@@ -349,3 +349,84 @@ def test_a_gain_within_held_out_sampling_is_not_beyond_chance():
     noisy = np.where(rng.random(300) < 0.5, y, rng.integers(0, 3, 300))
     low, _ = gain_interval({"category": (y, y)}, {"category": (y, noisy)}, {"category": 300}, draws=200)
     assert low > 0
+
+
+# --------------------------------------------------------------------------- daily fast paths
+def test_day_texts_are_normalised_and_hashed_as_one_text_at_a_time():
+    """Each distinct raw text is normalised and hashed once; the result is what normalising and
+    hashing every occurrence gives (cached vectors are keyed by these hashes)."""
+    import pyarrow as pa
+
+    from profiling_assets.text import _normalise_occurrences, text_hash
+
+    rng = np.random.default_rng(0)
+    pieces = ["Red  shoe", " red shoe ", "red\tshoe", "red\u00a0shoe", "red\u200bshoe", "\x00", "  ",
+              "", "\u3000", "Café", "naïve\r\n text", "\x7f\x85x", "x\u2028y", "日本語", "\ufeffbom"]
+    n = 3000
+    texts = ["".join(rng.choice(pieces, rng.integers(0, 4))) for _ in range(n)]
+    texts[7] = None
+    raw = pa.table({"user_id": [f"U{i}" for i in rng.integers(0, 40, n)],
+                    "kind": list(rng.choice(["query", "review", "product"], n)), "text": texts,
+                    "product_id": [None] * n, "events": np.ones(n, dtype=np.int32),
+                    "weight": rng.random(n)})
+    occ, distinct, empty = _normalise_occurrences(raw)
+    # the reference: every occurrence on its own
+    norm = [normalize_text(t) for t in texts]
+    kept = [i for i, t in enumerate(norm) if t]
+    assert empty == n - len(kept) > 0
+    assert occ.column_names == ["user_id", "kind", "product_id", "events", "weight", "text_hash"]
+    assert occ["text_hash"].to_pylist() == [text_hash(norm[i]) for i in kept]
+    assert occ["weight"].to_pylist() == [raw["weight"][i].as_py() for i in kept]
+    first = {}
+    for i in kept:
+        first.setdefault(text_hash(norm[i]), (raw["kind"][i].as_py(), norm[i]))
+    assert list(distinct["text_hash"]) == list(first)
+    assert list(zip(distinct["kind"], distinct["text"], strict=True)) == list(first.values())
+
+
+def test_interest_vectors_equal_one_sparse_product_over_sorted_pairs(monkeypatch):
+    """The window's pairs, counts and float64 sums are those of the plain recipe: the
+    occurrences grouped per (user, text) in (user, text) order, one sparse product."""
+    import pyarrow as pa
+    import scipy.sparse as sp
+
+    from profiling_assets import text
+
+    rng = np.random.default_rng(1)
+    n, dim = 20_000, 24
+    hashes = np.array([f"{h:032x}" for h in rng.integers(0, 2**62, 400)], dtype=object)
+    rows = pa.table({
+        "user_id": [f"U{u:04d}" for u in rng.integers(0, 700, n)],
+        "text_hash": hashes[rng.integers(0, len(hashes), n)],
+        "weight": rng.random(n),
+        "event_date": pa.array(rng.integers(20_000, 20_030, n).astype("datetime64[D]")),
+        "kind": pa.array(rng.choice([0, 2, 2, 2, 1, None], n), type=pa.int8()),
+    })
+    V = rng.standard_normal((len(hashes), dim)).astype(np.float32)
+    texts, codes = text._codes(rows["text_hash"])
+    window = text.TextWindow(rows, texts, codes)
+    order = window.hashes_in_first_seen_order()
+    # the reference
+    df = rows.to_pandas()
+    pairs = (df.groupby(["user_id", "text_hash"], sort=True)
+             .agg(weight=("weight", "sum"), kind=("kind", "max"), last=("event_date", "max"))
+             .reset_index())
+    users, user = np.unique(pairs["user_id"], return_inverse=True)
+    assert window.users.to_pylist() == list(users)
+    assert list(order) == list(pd.unique(pairs["text_hash"]))
+    np.testing.assert_allclose(window.weight, pairs["weight"], rtol=1e-15)
+    assert list(window.counts) == list(np.bincount(user))
+    for k, kinds in enumerate(window.kinds):
+        assert list(kinds) == list(np.bincount(user, pairs["kind"] == k, minlength=len(users)))
+    last = pairs.groupby("user_id")["last"].max().to_numpy().astype("datetime64[D]")
+    assert list(window.last.astype("datetime64[D]")) == list(last)
+    at = pd.Index(order).get_indexer(pairs["text_hash"])
+    W = sp.csr_matrix((window.weight, (user, at)), shape=(len(users), len(order)))
+    plain = np.asarray(W @ V[pd.Index(hashes).get_indexer(order)].astype(np.float64))
+    plain = (plain / np.linalg.norm(plain, axis=1, keepdims=True)).astype(np.float32)
+    # several blocks of users and of dimensions, on threads
+    monkeypatch.setattr(text, "USER_BLOCK", 128)
+    monkeypatch.setattr(text, "DIM_BLOCK", 8)
+    got = text.interest_vectors(window.weights(pd.Index(order).get_indexer(
+        texts.to_numpy(zero_copy_only=False)), len(order)), V[pd.Index(hashes).get_indexer(order)])
+    assert np.array_equal(got, plain)
