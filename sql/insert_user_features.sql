@@ -37,10 +37,12 @@ SELECT
     coalesce(sum(orders) FILTER (WHERE age < 7), 0) AS orders_7d,
     coalesce(sum(orders) FILTER (WHERE age < 30), 0) AS orders_30d,
     sum(orders) AS orders_90d,
-    coalesce(sum(revenue) FILTER (WHERE age < 7), 0) AS revenue_7d,
-    coalesce(sum(revenue) FILTER (WHERE age < 30), 0) AS revenue_30d,
-    sum(revenue) AS revenue_90d,
-    sum(refunds) AS refunds_90d,
+    -- Money sums to 6 decimals: a parallel sum adds in varying order, and its last bits would
+    -- otherwise vary between runs of the same day, moving a user across an RFM edge.
+    round(coalesce(sum(revenue) FILTER (WHERE age < 7), 0), 6) AS revenue_7d,
+    round(coalesce(sum(revenue) FILTER (WHERE age < 30), 0), 6) AS revenue_30d,
+    round(sum(revenue), 6) AS revenue_90d,
+    round(sum(refunds), 6) AS refunds_90d,
     sum(items_bought) AS items_bought_90d,
     sum(views) AS views_90d,
     sum(carts) AS carts_90d,
