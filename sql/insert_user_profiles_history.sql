@@ -24,12 +24,15 @@ history_start AS (
 recommended AS (
     -- the most recent recommendations of the last 30 days (every profiled user gets them
     -- daily); a blended list names its sources, sorted and joined: e.g. 'buy_again+svd'
+    -- (a window over the 30 days, not a correlated max: DuckDB 1.4 plans that as a nested
+    -- loop over every user's rows)
     SELECT user_id, list(product_id ORDER BY rank) AS items,
            array_to_string(list_sort(list_distinct(list(source))), '+') AS source,
            any_value(model_version) AS model_version
-    FROM ml.recommendations r
-    WHERE rec_date = (SELECT max(rec_date) FROM ml.recommendations r2
-                      WHERE r2.user_id = r.user_id AND r2.rec_date BETWEEN $day::DATE - 29 AND $day::DATE)
+    FROM (SELECT *, max(rec_date) OVER (PARTITION BY user_id) AS latest
+          FROM ml.recommendations
+          WHERE rec_date BETWEEN $day::DATE - 29 AND $day::DATE)
+    WHERE rec_date = latest
     GROUP BY user_id
 )
 SELECT f.feature_date, f.user_id,
