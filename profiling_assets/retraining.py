@@ -38,7 +38,7 @@ import dagster as dg
 import duckdb
 import numpy as np
 
-from profiling_assets import registry, sql
+from profiling_assets import lake, registry, sql
 from profiling_assets.propensity import TARGETS
 from profiling_assets.resources import WarehouseResource
 
@@ -416,15 +416,17 @@ def decide(context: dg.SensorEvaluationContext, model: str, job_name: str,
     cursor = _load_cursor(context.cursor)
     partitions = sorted(context.instance.get_materialized_partitions(
         dg.AssetKey("cleaned_events")))
-    path = Path(warehouse.database)
-    if not path.exists():
-        return dg.SkipReason(f"warehouse missing ({path}), retrying"), ""
+    # a lake has no file to look for: its catalog is read from the last commit
+    if not warehouse.lake_catalog and not Path(warehouse.database).exists():
+        return dg.SkipReason(f"warehouse missing ({warehouse.database}), retrying"), ""
     try:
         con = warehouse.connect_read_only()
     except duckdb.Error as e:   # IOException: a writer holds the lock
         return dg.SkipReason(f"warehouse busy, retrying ({type(e).__name__})"), ""
+    except lake.LakeUnavailable as e:
+        return dg.SkipReason(f"{e}, retrying"), ""
     try:
-        a = assess(con, model, partitions, str(path))
+        a = assess(con, model, partitions, warehouse.database)
     except duckdb.CatalogException:
         return dg.SkipReason("warehouse has no model registry yet, retrying"), ""
     finally:

@@ -125,10 +125,11 @@ def configuration_problems() -> list[str]:
     import duckdb
 
     problems = []
-    try:
-        start_date()
-    except ValueError as exc:
-        problems.append(str(exc))
+    for read in (start_date, days_per_run):
+        try:
+            read()
+        except ValueError as exc:
+            problems.append(str(exc))
     memory = duckdb_memory_limit()
     try:
         duckdb.connect(config={"memory_limit": memory}).close()

@@ -17,6 +17,7 @@ from profiling_assets import (
     ingest,
     lake,
     profiles,
+    retraining,
     scores,
     segments,
     synthetic,
@@ -46,10 +47,11 @@ def _build(resources: dict, selection: list[str], days: list[str]) -> None:
                               partition_key=day).success
 
 
-def _build_range(resources: dict, selection: list[str], days: list[str]) -> None:
+def _build_range(resources: dict, selection: list[str], days: list[str],
+                 instance: dg.DagsterInstance | None = None) -> None:
     """One run over the days, as `profiling-assets run` does."""
     assert dg.materialize(ASSETS, selection=selection, resources=resources,
-                          instance=dg.DagsterInstance.ephemeral(),
+                          instance=instance or dg.DagsterInstance.ephemeral(),
                           tags={"dagster/asset_partition_range_start": days[0],
                                 "dagster/asset_partition_range_end": days[-1]}).success
 
@@ -161,6 +163,19 @@ def test_two_processes_write_partitions_at_once(demo_days: Path, tmp_path: Path)
         con.close()
 
 
+def test_retrain_sensor_reads_the_lake(demo_days: Path, tmp_path: Path) -> None:
+    """The retrain sensors read a lake through the same resource: with days ingested and no
+    svd_model yet, the tick asks for a first fit (not "warehouse missing")."""
+    resources = _lake(tmp_path, "lake")
+    instance = dg.DagsterInstance.ephemeral()
+    assert dg.materialize(ASSETS, selection=["raw_users", "raw_products"], resources=resources,
+                          instance=instance).success
+    _build_range(resources, INGEST[:2], [_day(i) for i in range(DAYS)], instance)
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        decision, _ = retraining.decide(context, "svd_model", "train_svd", resources["warehouse"])
+    assert isinstance(decision, dg.RunRequest), decision
+
+
 def test_retrying_runs_a_conflicting_write_again() -> None:
     calls = []
 
@@ -172,9 +187,11 @@ def test_retrying_runs_a_conflicting_write_again() -> None:
 
     assert lake.retrying(write, waits=(0.0, 0.0, 0.0)) == "written"
     assert len(calls) == 3
+    def missing_table() -> None:
+        raise duckdb.CatalogException("no such table")
+
     with pytest.raises(duckdb.CatalogException):
-        lake.retrying(lambda: (_ for _ in ()).throw(duckdb.CatalogException("no such table")),
-                      waits=(0.0,))
+        lake.retrying(missing_table, waits=(0.0,))
 
 
 def test_lake_ddl_keeps_not_null_and_drops_what_ducklake_lacks() -> None:
