@@ -12,6 +12,7 @@ given back, numpy works, and results are written in a short second connection.
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -387,6 +388,27 @@ def _fallback_policy(con: duckdb.DuckDBPyConnection) -> tuple[str, int, str]:
     return FALLBACK_BASELINE, FALLBACK_WINDOW_DAYS, "no evaluation yet: buy-again, then popularity"
 
 
+def _recommendation_rows(pop: R.Population, lists: R.Lists, n: int) -> tuple[pa.Table, np.ndarray]:
+    """The day's rows (user_id, rank, product_id, score, source) in (user, place) order, and
+    the row count per source (R.SOURCES order). Ids are taken from Arrow arrays of the users,
+    items and sources, not converted one string at a time."""
+    r, c = np.nonzero(lists.idx >= 0)
+    src = lists.src[r, c]
+    recs = pa.table({
+        "user_id": pa.array(pop.users, type=pa.string()).take(r),
+        "rank": (c + 1).astype(np.int32),
+        "product_id": pa.array(np.asarray(pop.catalogue, dtype=object), type=pa.string()).take(lists.idx[r, c]),
+        "score": (n - c).astype(np.float64),
+        "source": pa.array(R.SOURCES, type=pa.string()).take(src)})
+    return recs, np.bincount(src, minlength=len(R.SOURCES))
+
+
+def _read_rerank_inputs(warehouse: DuckDBResource, first: date, day: date
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    with warehouse.get_connection() as con:
+        return R.read_rerank_inputs(con, first, day, users_day=day)
+
+
 @daily_asset(
     table="ml.recommendations",
     deps=["svd_model", "cleaned_events", "user_features"],
@@ -413,51 +435,46 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
     version = fallback = None
     for key in days:
         day = date.fromisoformat(key)
-        with warehouse.get_connection() as con:
-            prod = registry.production(con, MODEL_NAME)
-            model = load_model(prod) if prod is not None else None
+        with ThreadPoolExecutor(1) as reader:
+            with warehouse.get_connection() as con:
+                prod = registry.production(con, MODEL_NAME)
+                model = load_model(prod) if prod is not None else None
+                if model is None:
+                    baseline, window_days, why = _fallback_policy(con)
+                    fallback = f"{baseline} ({why}); {registry.why_no_production(con, MODEL_NAME)}"
+                    weights, half_life = DEFAULT_WEIGHTS, 14.0
+                    history_days, ba_half_life = 365, R.BUY_AGAIN_HALF_LIFE
+                else:
+                    window_days, weights, half_life = model.window_days, model.weights, model.half_life_days
+                    history_days, ba_half_life = model.history_days, model.buy_again_half_life
+                rerank = None
+                if model is not None and model.reranker is not None:
+                    # features as of the day (purchases up to and including it), read on a
+                    # connection of its own while the rest is read and the population built
+                    rerank = reader.submit(_read_rerank_inputs, warehouse,
+                                           day - timedelta(days=history_days - 1), day)
+                users = R.read_frame(con, "select_recommend_users", day=day)
+                inter = R.read_recommend_interactions(con, day - timedelta(days=window_days - 1), day,
+                                                      weights=weights, half_life_days=half_life,
+                                                      users_day=day)
+                bought = R.read_purchases(con, day - timedelta(days=history_days - 1), day, ba_half_life,
+                                          users_day=day)
+            version = model.version if model else "none"
             if model is None:
-                baseline, window_days, why = _fallback_policy(con)
-                fallback = f"{baseline} ({why}); {registry.why_no_production(con, MODEL_NAME)}"
-                weights, half_life = DEFAULT_WEIGHTS, 14.0
-                history_days, ba_half_life = 365, R.BUY_AGAIN_HALF_LIFE
+                context.log.warning(f"{key}: no production {MODEL_NAME}: recommendations by {fallback}")
+                pop, lists = R.recommend(users["user_id"], inter, bought, n=config.n, baseline=baseline)
             else:
-                window_days, weights, half_life = model.window_days, model.weights, model.half_life_days
-                history_days, ba_half_life = model.history_days, model.buy_again_half_life
-            users = sql.run(con, "select_recommend_users", day=day).df()
-            inter = read_interactions(con, day - timedelta(days=window_days - 1), day,
-                                      weights=weights, half_life_days=half_life, users_day=day,
-                                      profiled=True)
-            bought = R.read_purchases(con, day - timedelta(days=history_days - 1), day, ba_half_life,
-                                      users_day=day)
-            rr_pairs = rr_items = None
-            if model is not None and model.reranker is not None:
-                # features as of the day: purchases up to and including it
-                rr_pairs, rr_items = R.read_rerank_inputs(
-                    con, day - timedelta(days=history_days - 1), day, users_day=day)
-        version = model.version if model else "none"
-        if model is None:
-            context.log.warning(f"{key}: no production {MODEL_NAME}: recommendations by {fallback}")
-            pop, lists = R.recommend(users["user_id"], inter, bought, n=config.n, baseline=baseline)
-        else:
-            pop, lists = R.recommend(users["user_id"], inter, bought, n=config.n, scorer=model.scorer,
-                                     slots=model.buy_again_slots, tail=model.blend_tail,
-                                     reranker=model.reranker, rerank_pairs=rr_pairs,
-                                     rerank_items=rr_items)
-        r, c = np.nonzero(lists.idx >= 0)
-        sources = np.asarray(R.SOURCES, dtype=object)[lists.src[r, c]]
-        recs = pa.table({
-            "user_id": pop.users[r].astype(str), "rank": (c + 1).astype(np.int32),
-            "product_id": np.asarray(pop.catalogue)[lists.idx[r, c]].astype(str),
-            "score": (config.n - c).astype(np.float64),
-            "source": sources.astype(str)})
+                pop, lists = R.recommend(users["user_id"], inter, bought, n=config.n, scorer=model.scorer,
+                                         slots=model.buy_again_slots, tail=model.blend_tail,
+                                         reranker=model.reranker,
+                                         rerank_read=rerank.result if rerank is not None else None)
+        recs, counts = _recommendation_rows(pop, lists, config.n)
         with warehouse.get_connection() as con:
             replace_partition(con, "recommendations", rows=recs, day=day, version=version,
                               now=datetime.now(UTC).replace(tzinfo=None))
-        counts = pd.Series(sources).value_counts()
         short = int((np.count_nonzero(lists.idx >= 0, axis=1) < config.n).sum())
         per_day.append([key, len(pop.users), int(users["profiled"].sum()), len(recs),
-                        *(int(counts.get(s, 0)) for s in R.SOURCES), short])
+                        *(int(k) for k in counts), short])
         log(key, f"{len(recs):,} recommendations for {len(pop.users):,} users "
                  f"({'fallback ' + baseline if model is None else model.family})")
     with warehouse.get_connection() as con:

@@ -80,6 +80,7 @@ RERANK_BATCH_USERS = 20_000      # users whose candidates are held at once (boun
 # batch of users), and on a shared machine waiting OpenMP threads cost more than they give
 # (measured: a 12k-candidate fit 0.07 s on one thread, 3.9 s on two under load).
 RERANK_THREADS = 1
+RERANK_PREDICT_ROWS = 100_000    # candidates per classifier call (bounded memory)
 
 
 class NotEnoughHistory(ValueError):
@@ -137,21 +138,39 @@ class SplitData:
     rerank_items: pd.DataFrame | None = None   # select_rerank_item_stats over the history
 
 
+def read_frame(con: duckdb.DuckDBPyConnection, name: str, **params) -> pd.DataFrame:
+    """A single-statement SQL file's rows as a DataFrame, read through Arrow: the same frame
+    as a cursor's ``.df()`` (dates as datetime64), at about half its cost on millions of rows."""
+    return sql.relation(con, name, **params).to_arrow_table().to_pandas(date_as_object=False)
+
+
 def read_rerank_inputs(con: duckdb.DuckDBPyConnection, first: date, last: date,
                        users_day: date | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The re-ranker's purchase features per (user, item) and per item over first..last
     (the cutoff is the day after ``last``: nothing later is read)."""
     h_short, h_mid, h_long = RERANK_HALF_LIVES
-    pairs = sql.run(con, "select_rerank_purchases", first_day=first, last_day=last,
-                    users_day=users_day, h_short=h_short, h_mid=h_mid, h_long=h_long).df()
-    items = sql.run(con, "select_rerank_item_stats", first_day=first, last_day=last).df()
+    pairs = read_frame(con, "select_rerank_purchases", first_day=first, last_day=last,
+                       users_day=users_day, h_short=h_short, h_mid=h_mid, h_long=h_long)
+    items = read_frame(con, "select_rerank_item_stats", first_day=first, last_day=last)
     return pairs, items
 
 
 def read_purchases(con: duckdb.DuckDBPyConnection, first: date, last: date, half_life: float,
                    users_day: date | None = None) -> pd.DataFrame:
-    return sql.run(con, "select_purchase_history", first_day=first, last_day=last,
-                   half_life_days=float(half_life), users_day=users_day).df()
+    return read_frame(con, "select_purchase_history", first_day=first, last_day=last,
+                      half_life_days=float(half_life), users_day=users_day)
+
+
+def read_recommend_interactions(con: duckdb.DuckDBPyConnection, first: date, last: date, *,
+                                weights: dict[str, float], half_life_days: float,
+                                users_day: date) -> pd.DataFrame:
+    """factorization.read_interactions of the day's recommended users (its profiled read),
+    through Arrow."""
+    from profiling_assets.factorization import weight_params
+
+    return read_frame(con, "select_factor_interactions", first_day=first, last_day=last,
+                      ref_day=last, users_day=users_day, profiled=True,
+                      **weight_params(weights, half_life_days))
 
 
 def read_split(con: duckdb.DuckDBPyConnection, cutoff: date, horizon: int, window: int,
@@ -233,11 +252,25 @@ def choose_window(con: duckdb.DuckDBPyConnection, params: Params, first: date, b
 
 
 class Scorer:
-    """A fitted family: ``items`` (its columns) and dense scores for user rows over them."""
+    """A fitted family: ``items`` (its columns) and dense scores for user rows over them.
+    Families with a per-user state (SVD, ALS) split scoring in two, ``user_factors`` of many
+    rows at once, then ``factor_scores`` of a block of them: a user's state never depends on
+    the other rows, while the dense product is done block by block as before (BLAS sums a
+    product's terms in an order that depends on the block's shape)."""
     family: str
     items: np.ndarray
 
     def score(self, R: sp.csr_matrix) -> np.ndarray:
+        U = self.user_factors(R)
+        if U is None:
+            raise NotImplementedError
+        return self.factor_scores(U)
+
+    def user_factors(self, R: sp.csr_matrix) -> np.ndarray | None:
+        """Each row's state for ``factor_scores``; None: the family scores rows directly."""
+        return None
+
+    def factor_scores(self, U: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         raise NotImplementedError
 
 
@@ -247,8 +280,15 @@ class SvdScorer(Scorer):
     def __init__(self, factors):
         self.factors, self.items = factors, factors.items
 
-    def score(self, R: sp.csr_matrix) -> np.ndarray:
-        return self.factors.scores(self.factors.fold_in(R), np.float32)
+    def user_factors(self, R: sp.csr_matrix) -> np.ndarray:
+        return self.factors.fold_in(R)
+
+    def factor_scores(self, U: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        if out is None:
+            return self.factors.scores(U, np.float32)
+        # the same product as SvdFactors.scores(U, float32), written into out
+        return np.matmul((U * self.factors.singular_values).astype(np.float32),
+                         self.factors._item_factors32.T, out=out)
 
 
 class AlsScorer(Scorer):
@@ -259,12 +299,17 @@ class AlsScorer(Scorer):
     def __init__(self, model, items: np.ndarray):
         self.model, self.items = model, items
 
-    def score(self, R: sp.csr_matrix) -> np.ndarray:
+    def user_factors(self, R: sp.csr_matrix) -> np.ndarray:
         from threadpoolctl import threadpool_limits
 
+        # one call for many rows: each row's solve is its own, and the call's fixed cost
+        # (the items' Gram matrix) is paid once
         with threadpool_limits(1, "blas"):
             U = self.model.recalculate_user(np.arange(R.shape[0]), sp.csr_matrix(R, dtype=np.float32))
-        return np.asarray(U, dtype=np.float32) @ self.model.item_factors.T
+        return np.asarray(U, dtype=np.float32)
+
+    def factor_scores(self, U: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return np.matmul(U, self.model.item_factors.T, out=out)
 
 
 class KnnScorer(Scorer):
@@ -375,15 +420,43 @@ class Population:
     R: sp.csr_matrix | None = None   # users x model items (scaled weights)
 
 
+def positions(index: pd.Index | np.ndarray, values: pd.Series | np.ndarray) -> np.ndarray:
+    """The position of each of ``values`` in ``index`` (unique ids; -1: absent): what
+    ``pd.Index(index).get_indexer(values)`` gives, hashed by Arrow when both hold strings
+    (several times faster on millions of ids than hashing Python strings)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        wanted = pa.array(values)
+        strings = pa.types.is_string(wanted.type) or pa.types.is_large_string(wanted.type)
+        known = pa.array(np.asarray(index, dtype=object), type=wanted.type) if strings else None
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        known = None
+    if known is None:
+        return pd.Index(index).get_indexer(values)
+    at = pc.index_in(wanted, value_set=known)
+    return pc.fill_null(at, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def popularity_of(interactions: pd.DataFrame, catalogue: pd.Index) -> np.ndarray:
     """Distinct buyers in the window per item, plus a tie-breaker (< 0.5) by total weight."""
     from profiling_assets.factorization import scale
 
-    df = interactions.assign(value=scale(interactions["weight"].to_numpy()))
-    buyers = df[df["purchases"] > 0].groupby("product_id")["user_id"].nunique()
-    weight = df.groupby("product_id")["value"].sum()
-    b = buyers.reindex(catalogue, fill_value=0).to_numpy(dtype=np.float64)
-    w = weight.reindex(catalogue, fill_value=0.0).to_numpy(dtype=np.float64)
+    value = scale(interactions["weight"].to_numpy())
+    col = positions(catalogue, interactions["product_id"])
+    # grouped by catalogue position instead of by id: the same rows in the same order per
+    # group, so the same sums (pandas' compensated group sum)
+    weight = pd.Series(value).groupby(col).sum()
+    w = np.zeros(len(catalogue))
+    inside = weight.index.to_numpy() >= 0
+    w[weight.index.to_numpy()[inside]] = weight.to_numpy()[inside]
+    # distinct buyers: distinct (item, user) among the purchase rows
+    bought = (interactions["purchases"] > 0).to_numpy() & (col >= 0)
+    buyer = pd.factorize(interactions["user_id"][bought])[0].astype(np.int64)
+    span = int(buyer.max()) + 1 if len(buyer) else 1
+    pairs = pd.unique(col[bought] * span + buyer)
+    b = np.bincount(pairs // span, minlength=len(catalogue)).astype(np.float64)
     return b + w / (w.max() + 1.0) * 0.5 if len(w) else b
 
 
@@ -395,8 +468,8 @@ def population(users: Sequence[str], interactions: pd.DataFrame, purchases: pd.D
             [interactions["product_id"], purchases["product_id"]]).astype(str))))
     if popularity is None:
         popularity = popularity_of(interactions, catalogue)
-    row = pd.Index(users).get_indexer(purchases["user_id"])
-    col = catalogue.get_indexer(purchases["product_id"])
+    row = positions(users, purchases["user_id"])
+    col = positions(catalogue, purchases["product_id"])
     ok = (row >= 0) & (col >= 0)
     bought = sp.csr_matrix((purchases["recency"].to_numpy()[ok], (row[ok], col[ok])),
                            shape=(len(users), len(catalogue)))
@@ -469,13 +542,19 @@ def model_unseen(pop: Population, scorer: Scorer, R: sp.csr_matrix, cold_fill: L
 
 
 def model_rows(pop: Population, interactions: pd.DataFrame, items: np.ndarray) -> sp.csr_matrix:
-    """The population's scaled rows over a model's columns (empty for users it cannot know)."""
-    from profiling_assets.factorization import build_matrix
+    """The population's scaled rows over a model's columns (empty for users it cannot know):
+    build_matrix's rows (the positive cells over ``items``), placed at the population's rows."""
+    return _rows_of(pop.users, interactions, items)
 
-    m = build_matrix(interactions, items=items)
-    at = pd.Index(m.users).get_indexer(pop.users)
-    R = sp.vstack([m.X, sp.csr_matrix((1, len(items)))]).tocsr()
-    return R[np.where(at >= 0, at, m.X.shape[0])]
+
+def _rows_of(users: np.ndarray, interactions: pd.DataFrame, items: np.ndarray) -> sp.csr_matrix:
+    from profiling_assets.factorization import scale
+
+    value = scale(interactions["weight"].to_numpy())
+    row = positions(users, interactions["user_id"])
+    col = positions(items, interactions["product_id"])
+    keep = (row >= 0) & (col >= 0) & (value > 0)
+    return sp.csr_matrix((value[keep], (row[keep], col[keep])), shape=(len(users), len(items)))
 
 
 # --------------------------------------------------------------------------- re-ranker
@@ -506,8 +585,8 @@ class RerankInputs:
 
 def rerank_inputs(pop: Population, pairs: pd.DataFrame, items: pd.DataFrame) -> RerankInputs:
     C, U = len(pop.catalogue), len(pop.users)
-    u = pd.Index(pop.users).get_indexer(pairs["user_id"].astype(str))
-    i = pop.catalogue.get_indexer(pairs["product_id"].astype(str))
+    u = positions(pop.users, pairs["user_id"].astype(str))
+    i = positions(pop.catalogue, pairs["product_id"].astype(str))
     ok = (u >= 0) & (i >= 0)
     u, i, kept = u[ok], i[ok], pairs[ok]
     codes = u.astype(np.int64) * C + i
@@ -532,16 +611,101 @@ def rerank_inputs(pop: Population, pairs: pd.DataFrame, items: pd.DataFrame) -> 
 
 @dataclass
 class Candidates:
-    u: np.ndarray      # population row, ascending
+    u: np.ndarray      # population row, ascending (rows in (user, item) order)
     i: np.ndarray      # catalogue index
     src: np.ndarray    # source code (int8): buy_again, the family, popularity
     X: np.ndarray      # candidates x FEATURES (float32; NaN = not applicable)
 
 
+def top_columns(S: np.ndarray, m: int, shift: np.ndarray | None = None, group: int = 32
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, column, value) of the m largest finite values of each row of T = S + shift (float32;
+    ``shift`` per column, <= 0, or none): the set ``np.argpartition(T, -m)[:, -m:]`` picks,
+    less its non-finite values, without adding the shift to every cell or partitioning whole
+    rows. Columns j, j + G, j + 2G, ... form a group (G = columns // group); the m-th largest
+    group maximum of S, less the largest shift and rounding, bounds the row's m-th largest T
+    from below, so one comparison of the row against it leaves about m values to rank. A row
+    whose top m is not unique (a tie at the m-th value, a NaN) or that leaves too many values
+    is partitioned whole by argpartition, as it always was."""
+    b, N = S.shape
+    G = N // group
+    none = np.zeros(0, dtype=np.int64)
+    if b == 0 or m <= 0:
+        return none, none, np.zeros(0, dtype=S.dtype)
+    if G <= m:
+        bad, r, c, v = np.arange(b), none, none, np.zeros(0, dtype=S.dtype)
+    else:
+        gmax = S[:, : G * group].reshape(b, group, G).max(axis=1)
+        bound = np.partition(gmax, G - m, axis=1)[:, G - m]
+        if shift is not None:
+            # T <= S, and each of the m group maxima has T >= bound + min(shift) - rounding
+            low = bound.astype(np.float64) + float(min(shift.min(), 0.0))
+            low -= (np.abs(bound) + abs(float(shift.min()))) * 2.0 ** -22
+            bound = np.nextafter(low.astype(S.dtype), S.dtype.type(-np.inf))
+        r, c = np.divmod(np.flatnonzero(S >= bound[:, None]), N)   # 1-D: far faster than 2-D
+        v = S[r, c] if shift is None else S[r, c] + shift[c]
+        start = np.searchsorted(r, np.arange(b + 1))
+        count = np.diff(start)
+        place = np.arange(len(r)) - start[r]
+        # each row's values side by side (-inf pads), for its m-th and (m+1)-th largest
+        cap = 4 * m
+        P = np.full((b, cap + 1), -np.inf, dtype=S.dtype)
+        inside = place < cap
+        P[r[inside], place[inside]] = v[inside]
+        P = np.partition(P, [cap - m, cap + 1 - m], axis=1)
+        kth, after = P[:, cap + 1 - m], P[:, cap - m]
+        # a tie at the m-th value: which of them argpartition keeps is its own choice
+        bad = np.flatnonzero((count < m) | (count > cap) | np.isnan(gmax).any(1)
+                             | ((kth == after) & np.isfinite(kth)))
+        keep = (v >= kth[r]) & np.isfinite(v)
+        keep[np.isin(r, bad)] = False
+        r, c, v = r[keep], c[keep], v[keep]
+    if len(bad):
+        T = S[bad] if shift is None else S[bad] + shift
+        part = np.argpartition(T, N - m, axis=1)[:, N - m:]
+        val = np.take_along_axis(T, part, 1)
+        r_, c_ = np.nonzero(np.isfinite(val))
+        r, c = np.concatenate([r, bad[r_]]), np.concatenate([c, part[r_, c_]])
+        v = np.concatenate([v, val[r_, c_]])
+    return r, c, v
+
+
+def _sorted_find(sorted_codes: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position, found) of each of ``codes`` in the sorted unique ``sorted_codes``."""
+    pos = np.searchsorted(sorted_codes, codes)
+    found = np.zeros(len(codes), dtype=bool)
+    inside = pos < len(sorted_codes)
+    found[inside] = sorted_codes[pos[inside]] == codes[inside]
+    return pos, found
+
+
 def candidates(pop: Population, inputs: RerankInputs, scorer: Scorer | None, R: sp.csr_matrix | None,
-               lo: int, hi: int, model_candidates: int, popular_candidates: int) -> Candidates:
+               lo: int, hi: int, model_candidates: int, popular_candidates: int,
+               factors: np.ndarray | None = None) -> Candidates:
     """The candidates of population rows lo..hi-1 (their bought items, the family's top
-    ``model_candidates`` unseen items, the ``popular_candidates`` most popular) and features."""
+    ``model_candidates`` unseen items, the ``popular_candidates`` most popular) and features.
+    ``factors``: the scorer's user_factors of every row of R, when computed beforehand."""
+    return candidate_features(pop, inputs, draw_candidates(
+        pop, scorer, R, lo, hi, model_candidates, popular_candidates, factors))
+
+
+@dataclass
+class Drawn:
+    """A batch's candidates before their features: the fixed ones (sorted codes user row x
+    catalogue size + item, with the model's score, NaN where unscored, and source) and the
+    model's new ones (codes and scores, in no order)."""
+    code: np.ndarray
+    score: np.ndarray
+    src: np.ndarray
+    model_code: np.ndarray | None = None
+    model_score: np.ndarray | None = None
+    family: int = -1
+
+
+def draw_candidates(pop: Population, scorer: Scorer | None, R: sp.csr_matrix | None, lo: int, hi: int,
+                    model_candidates: int, popular_candidates: int,
+                    factors: np.ndarray | None = None) -> Drawn:
+    """The scoring half of ``candidates``: which items, and the model's scores."""
     C = len(pop.catalogue)
     rows = np.arange(lo, hi)
     own = pop.bought[lo:hi].tocoo()
@@ -551,51 +715,81 @@ def candidates(pop: Population, inputs: RerankInputs, scorer: Scorer | None, R: 
     code, first = np.unique(fu * C + fi, return_index=True)     # own wins a duplicate
     src = np.where(first < own.nnz, _code(SOURCE_BUY_AGAIN), _code(SOURCE_POPULARITY)).astype(np.int8)
     score = np.full(len(code), np.nan, dtype=np.float32)
-    if scorer is not None and R is not None and len(scorer.items):
-        cu = code // C
-        col_of_model = pop.catalogue.get_indexer(scorer.items)
-        in_cat = col_of_model >= 0
-        model_of_cat = np.full(C, -1, dtype=np.int64)
-        model_of_cat[col_of_model[in_cat]] = np.flatnonzero(in_cat)
-        # breaks exact ties (item-item zeros) by popularity, as model_unseen does
-        tie = np.argsort(np.argsort(-pop.popularity[np.maximum(col_of_model, 0)], kind="stable"))
-        tie = (-tie / max(len(tie), 1) * 1e-6).astype(np.float32)
-        m = min(model_candidates, len(scorer.items))
-        warm = rows[np.diff(R.indptr)[lo:hi] > 0]
-        step = max(1, SCORE_CELLS // len(scorer.items))
-        mu, mi, ms = [], [], []
-        for a in range(0, len(warm), step):
-            w = warm[a:a + step]
-            S = np.asarray(scorer.score(R[w]), dtype=np.float32) + tie
-            S[:, ~in_cat] = -np.inf
-            # the model's score of this block's fixed candidates (own and popular items)
-            s0, s1 = np.searchsorted(cu, [w[0], w[-1] + 1])
-            loc = np.searchsorted(w, cu[s0:s1])
-            mc = model_of_cat[code[s0:s1] % C]
-            g = (w[np.minimum(loc, len(w) - 1)] == cu[s0:s1]) & (mc >= 0)
-            block = score[s0:s1]
-            block[g] = S[loc[g], mc[g]]
-            # new items only: never one the user bought
-            b = pop.bought[w].tocoo()
-            bm = model_of_cat[b.col]
-            S[b.row[bm >= 0], bm[bm >= 0]] = -np.inf
-            part = np.argpartition(S, S.shape[1] - m, axis=1)[:, -m:]
-            val = np.take_along_axis(S, part, 1)
-            r_, c_ = np.nonzero(np.isfinite(val))
-            mu.append(w[r_])
-            mi.append(col_of_model[part[r_, c_]])
-            ms.append(val[r_, c_])
-        if mu:
-            mcode = np.concatenate(mu).astype(np.int64) * C + np.concatenate(mi)
-            mscore = np.concatenate(ms)
-            # a popular candidate the model also proposes is the model's (it never is an own item)
-            src[np.isin(code, mcode) & (src == _code(SOURCE_POPULARITY))] = _code(scorer.family)
-            new = ~np.isin(mcode, code)
-            code = np.concatenate([code, mcode[new]])
-            score = np.concatenate([score, mscore[new]])
-            src = np.concatenate([src, np.full(new.sum(), _code(scorer.family), dtype=np.int8)])
-            order = np.argsort(code, kind="stable")
-            code, score, src = code[order], score[order], src[order]
+    drawn = Drawn(code, score, src)
+    if scorer is None or R is None or not len(scorer.items):
+        return drawn
+    cu = code // C
+    col_of_model = pop.catalogue.get_indexer(scorer.items)
+    in_cat = col_of_model >= 0
+    out_cat = np.flatnonzero(~in_cat)
+    model_of_cat = np.full(C, -1, dtype=np.int64)
+    model_of_cat[col_of_model[in_cat]] = np.flatnonzero(in_cat)
+    # breaks exact ties (item-item zeros) by popularity, as model_unseen does
+    tie = np.argsort(np.argsort(-pop.popularity[np.maximum(col_of_model, 0)], kind="stable"))
+    tie = (-tie / max(len(tie), 1) * 1e-6).astype(np.float32)
+    m = min(model_candidates, len(scorer.items))
+    warm = rows[np.diff(R.indptr)[lo:hi] > 0]
+    step = max(1, SCORE_CELLS // len(scorer.items))
+    if factors is not None:
+        F = factors[warm]
+    else:
+        F = scorer.user_factors(R[warm]) if len(warm) else None
+    buf = np.empty((min(step, len(warm)), len(scorer.items)), dtype=np.float32)
+    # the batch's bought items in model columns (never proposed as new), in row order
+    b = pop.bought[lo:hi].tocoo()
+    bm = model_of_cat[b.col]
+    ex_row, ex_col = b.row[bm >= 0].astype(np.int64) + lo, bm[bm >= 0]
+    mu, mi, ms = [], [], []
+    for a in range(0, len(warm), step):
+        w = warm[a:a + step]
+        if F is not None:
+            S = scorer.factor_scores(F[a:a + step], out=buf[: len(w)])
+        else:
+            S = np.asarray(scorer.score(R[w]), dtype=np.float32)
+        # a score is S + tie (float32): added where it is read, not to every cell
+        if len(out_cat):
+            S[:, out_cat] = -np.inf
+        # the model's score of this block's fixed candidates (own and popular items)
+        s0, s1 = np.searchsorted(cu, [w[0], w[-1] + 1])
+        loc = np.searchsorted(w, cu[s0:s1])
+        mc = model_of_cat[code[s0:s1] % C]
+        g = (w[np.minimum(loc, len(w) - 1)] == cu[s0:s1]) & (mc >= 0)
+        block = score[s0:s1]
+        block[g] = S[loc[g], mc[g]] + tie[mc[g]]
+        # new items only: never one the user bought
+        e0, e1 = np.searchsorted(ex_row, [w[0], w[-1] + 1])
+        at = np.searchsorted(w, ex_row[e0:e1])
+        hit = w[np.minimum(at, len(w) - 1)] == ex_row[e0:e1]
+        S[at[hit], ex_col[e0:e1][hit]] = -np.inf
+        r_, c_, v_ = top_columns(S, m, shift=tie)
+        mu.append(w[r_])
+        mi.append(col_of_model[c_])
+        ms.append(v_)
+    if mu:
+        drawn.model_code = np.concatenate(mu).astype(np.int64) * C + np.concatenate(mi)
+        drawn.model_score = np.concatenate(ms)
+        drawn.family = _code(scorer.family)
+    return drawn
+
+
+def candidate_features(pop: Population, inputs: RerankInputs, drawn: Drawn) -> Candidates:
+    """The features half of ``candidates``: the model's new items joined to the fixed ones,
+    in (user, item) order, and every candidate's features."""
+    C = len(pop.catalogue)
+    code, score, src = drawn.code, drawn.score, drawn.src
+    if drawn.model_code is not None:
+        mcode, mscore = drawn.model_code, drawn.model_score
+        # a popular candidate the model also proposes is the model's (it never is an own item)
+        pos, also = _sorted_find(code, mcode)
+        pop_src = np.zeros(len(code), dtype=bool)
+        pop_src[pos[also]] = True
+        src[pop_src & (src == _code(SOURCE_POPULARITY))] = drawn.family
+        new = ~also
+        code = np.concatenate([code, mcode[new]])
+        score = np.concatenate([score, mscore[new]])
+        src = np.concatenate([src, np.full(new.sum(), drawn.family, dtype=np.int8)])
+        order = np.argsort(code, kind="stable")
+        code, score, src = code[order], score[order], src[order]
     u, i = code // C, code % C
     X = np.zeros((len(code), len(FEATURES)), dtype=np.float32)
     X[:, 0] = src == _code(SOURCE_BUY_AGAIN)
@@ -609,20 +803,39 @@ def candidates(pop: Population, inputs: RerankInputs, scorer: Scorer | None, R: 
     X[:, p0:p0 + 3] = inputs.user[u]
     X[:, p0 + 3:p0 + 6] = inputs.item[i]
     X[:, -2] = score
-    # the model's rank of the item among the user's candidates (unscored ones last)
-    order = np.lexsort((i, -np.nan_to_num(score, nan=-np.inf), u))
+    # the model's rank of the item among the user's candidates (unscored ones last; ties by
+    # item: the rows are in (user, item) order and the sort is stable)
+    order = _within_users(u, _descending_key(np.nan_to_num(score, nan=-np.inf)))
     us = u[order]
+    first = np.searchsorted(us, np.arange(u[0], u[-1] + 1)) if len(u) else np.zeros(0, np.int64)
     rank = np.empty(len(code), dtype=np.float32)
-    rank[order] = np.arange(len(code)) - np.searchsorted(us, us) + 1
+    rank[order] = np.arange(len(code)) - first[us - (u[0] if len(u) else 0)] + 1
     X[:, -1] = rank
     return Candidates(u, i, src, X)
 
 
+def _descending_key(values: np.ndarray) -> np.ndarray:
+    """uint32 keys in the reverse order of float32 ``values`` (no NaN): equal values, equal
+    keys (-0.0 as 0.0), so a stable sort by key keeps the rows' order among ties."""
+    bits = (np.asarray(values, dtype=np.float32) + np.float32(0.0)).view(np.uint32)
+    ascending = np.where(bits >> 31, ~bits, bits | np.uint32(1 << 31))
+    return ~ascending
+
+
+def _within_users(u: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """The order of rows by (user, key), stable: one sort of a 64-bit key (user, then the
+    uint32 key) instead of a lexsort of two."""
+    return np.argsort((u.astype(np.uint64) << np.uint64(32)) | key.astype(np.uint64), kind="stable")
+
+
 def rank_candidates(c: Candidates, prob: np.ndarray, lo: int, hi: int, n: int) -> Lists:
-    """Each user's candidates by probability (ties: catalogue order), the first n."""
-    order = np.lexsort((c.i, -prob, c.u))
+    """Each user's candidates by probability (ties: catalogue order, as the rows are in
+    (user, item) order and the sort is stable), the first n."""
+    # probabilities as dense ranks (equal ones equal), best first, so the sort key fits 64 bits
+    _, dense = np.unique(-np.asarray(prob, dtype=np.float64), return_inverse=True)
+    order = _within_users(c.u, dense.astype(np.uint32))
     us = c.u[order]
-    place = np.arange(len(us)) - np.searchsorted(us, us)
+    place = np.arange(len(us)) - np.searchsorted(us, np.arange(lo, hi + 1))[us - lo]
     keep = place < n
     idx = np.full((hi - lo, n), -1, dtype=np.int64)
     src = np.full((hi - lo, n), -1, dtype=np.int8)
@@ -646,8 +859,13 @@ class Reranker:
     def predict(self, X: np.ndarray) -> np.ndarray:
         from threadpoolctl import threadpool_limits
 
+        # in slices of rows: each row's probability is its own, and the classifier's copy of
+        # a slice stays small
+        if not len(X):
+            return np.zeros(0)
         with threadpool_limits(RERANK_THREADS, "openmp"):
-            return self.model.predict_proba(X)[:, 1]
+            return np.concatenate([self.model.predict_proba(X[a:a + RERANK_PREDICT_ROWS])[:, 1]
+                                   for a in range(0, len(X), RERANK_PREDICT_ROWS)])
 
 
 def fit_classifier(X: np.ndarray, y: np.ndarray, params: Params):
@@ -682,19 +900,61 @@ def feature_importances(clf, X: np.ndarray, y: np.ndarray, params: Params,
     return {f: round(float(v), 5) for f, v in zip(FEATURES, imp.importances_mean, strict=True)}
 
 
+def row_factors(scorer: Scorer | None, R: sp.csr_matrix | None) -> np.ndarray | None:
+    """The scorer's user_factors of every row of R (zeros for empty rows), in one call: each
+    user's are their own, and the call's fixed cost is paid once. None: no factors (no scorer,
+    or a family that scores rows directly)."""
+    if scorer is None or R is None or not len(scorer.items):
+        return None
+    warm = np.flatnonzero(np.diff(R.indptr) > 0)
+    F = scorer.user_factors(R[warm]) if len(warm) else None
+    if F is None:
+        return None
+    factors = np.zeros((R.shape[0], F.shape[1]), dtype=F.dtype)
+    factors[warm] = F
+    return factors
+
+
 def rerank_lists(pop: Population, inputs: RerankInputs, scorer: Scorer | None, R: sp.csr_matrix | None,
-                 reranker: Reranker, fill: Lists, n: int, batch_users: int = RERANK_BATCH_USERS) -> Lists:
+                 reranker: Reranker, fill: Lists, n: int, batch_users: int = RERANK_BATCH_USERS,
+                 factors: np.ndarray | None = None) -> Lists:
     """Top n of every user of ``pop`` by the re-ranker, in batches of users (bounded memory);
-    ``fill`` (popularity of unseen items) completes short lists."""
+    ``fill`` (popularity of unseen items) completes short lists. ``factors``: row_factors(scorer,
+    R), when computed beforehand."""
+    from concurrent.futures import ThreadPoolExecutor
+
     U = len(pop.users)
     idx = np.full((U, n), -1, dtype=np.int64)
     src = np.full((U, n), -1, dtype=np.int8)
-    for lo in range(0, U, batch_users):
-        hi = min(U, lo + batch_users)
-        c = candidates(pop, inputs, scorer, R, lo, hi, reranker.model_candidates,
-                       reranker.popular_candidates)
-        part = rank_candidates(c, reranker.predict(c.X) if len(c.u) else np.zeros(0), lo, hi, n)
+
+    def ranked(lo: int, hi: int, drawn: Drawn) -> None:
+        c = candidate_features(pop, inputs, drawn)
+        if len(c.u) > RERANK_PREDICT_ROWS:
+            # each row's probability is its own: half the rows in a second thread
+            half = len(c.u) // 2
+            other = helper.submit(reranker.predict, c.X[half:])
+            prob = np.concatenate([reranker.predict(c.X[:half]), other.result()])
+        else:
+            prob = reranker.predict(c.X) if len(c.u) else np.zeros(0)
+        part = rank_candidates(c, prob, lo, hi, n)
         idx[lo:hi], src[lo:hi] = part.idx, part.src
+
+    if factors is None:
+        factors = row_factors(scorer, R)
+    # while the model scores a batch's users (BLAS), two more threads give the previous batch
+    # its features and the classifier's ranking (numpy and OpenMP, outside the GIL), so both
+    # cores stay busy to the end; two batches in memory at most
+    with ThreadPoolExecutor(1) as pool, ThreadPoolExecutor(1) as helper:
+        pending = None
+        for lo in range(0, U, batch_users):
+            hi = min(U, lo + batch_users)
+            drawn = draw_candidates(pop, scorer, R, lo, hi, reranker.model_candidates,
+                                    reranker.popular_candidates, factors)
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(ranked, lo, hi, drawn)
+        if pending is not None:
+            pending.result()
     return blend(Lists(idx, src), fill, n, n)
 
 
@@ -1028,17 +1288,35 @@ def recommend(users: Sequence[str], interactions: pd.DataFrame, purchases: pd.Da
               scorer: Scorer | None = None, slots: int = 0, tail: str = TAIL_MODEL,
               baseline: str = "buy_again", reranker: Reranker | None = None,
               rerank_pairs: pd.DataFrame | None = None, rerank_items: pd.DataFrame | None = None,
+              rerank_read: Callable[[], tuple[pd.DataFrame, pd.DataFrame]] | None = None,
               ) -> tuple[Population, Lists]:
     """Top n for every user: with a reranker (and its inputs, select_rerank_* as of the day),
     each user's candidates by its probability; with a scorer alone, the learnt blend
     (buy-again places, then the model's unseen items; popularity for users it does not know);
-    without either, ``baseline``."""
+    without either, ``baseline``. ``rerank_read``, in place of rerank_pairs and rerank_items:
+    gives them when they are first needed (a read that runs meanwhile)."""
+    if reranker is not None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # the model's rows and user factors (pyarrow, scipy, implicit: mostly outside the GIL)
+        # are built in a second thread while this one builds the population
+        ids = np.asarray(sorted(set(users)), dtype=object)
+
+        def rows() -> tuple[sp.csr_matrix | None, np.ndarray | None]:
+            R = _rows_of(ids, interactions, scorer.items) if scorer is not None else None
+            return R, row_factors(scorer, R)
+
+        with ThreadPoolExecutor(1) as side:
+            model = side.submit(rows)
+            pop = population(ids, interactions, purchases)
+            pu = popularity_unseen(pop, n)
+            if rerank_read is not None:
+                rerank_pairs, rerank_items = rerank_read()
+            inputs = rerank_inputs(pop, rerank_pairs, rerank_items)
+            R, factors = model.result()
+        return pop, rerank_lists(pop, inputs, scorer, R, reranker, pu, n, factors=factors)
     pop = population(users, interactions, purchases)
     pu = popularity_unseen(pop, n)
-    if reranker is not None:
-        R = model_rows(pop, interactions, scorer.items) if scorer is not None else None
-        inputs = rerank_inputs(pop, rerank_pairs, rerank_items)
-        return pop, rerank_lists(pop, inputs, scorer, R, reranker, pu, n)
     if baseline == "popularity" and scorer is None:
         return pop, popularity_plain(pop, n)
     if baseline == "popularity_unseen" and scorer is None:

@@ -47,6 +47,8 @@ def prepare_connection(con: duckdb.DuckDBPyConnection, *, in_lake: bool = False,
     if tables:
         sql.run(con, "create_schema_state")
         if sql.query(con, "select_schema_state", digest=schema_digest())[0][0] == 0:
+            if not in_lake:
+                drop_recommendations_key(con)
             for name in SCHEMA_FILES:
                 if in_lake:
                     for statement in sql.statements(name):
@@ -55,6 +57,24 @@ def prepare_connection(con: duckdb.DuckDBPyConnection, *, in_lake: bool = False,
                     sql.run(con, name)
             sql.run(con, "replace_schema_state", digest=schema_digest())
     sql.run(con, "mark_connection_prepared")
+
+
+def drop_recommendations_key(con: duckdb.DuckDBPyConnection) -> None:
+    """A warehouse made while ml.recommendations had a primary key gets the same table without
+    it, rows kept, in one transaction. The key's index cost each daily write about 10 s at a
+    million rows, more as days accumulate; the table is replaced a day at a time, so a day's
+    (user, rank) pairs are unique by construction."""
+    if not sql.query(con, "select_recommendations_key")[0][0]:
+        return
+    con.begin()
+    try:
+        sql.run(con, "rename_keyed_recommendations")
+        sql.run(con, "create_factor_tables")
+        sql.run(con, "move_keyed_recommendations")
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
 
 
 @cache

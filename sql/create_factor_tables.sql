@@ -31,6 +31,9 @@ CREATE TABLE IF NOT EXISTS ml.user_factors (
 
 -- Top-N items per active user of a day, never an item the user has ever bought (up to that
 -- day). source: 'svd' (from the user's factors) or 'popularity' (cold start: no factors).
+-- One row per (rec_date, user_id, rank) by construction (a day is replaced whole), with no
+-- primary key: its index cost each daily write about 10 s at a million rows, more as days
+-- accumulate (the recommendations asset drops it from older warehouses).
 CREATE TABLE IF NOT EXISTS ml.recommendations (
     rec_date DATE NOT NULL,
     user_id VARCHAR NOT NULL,
@@ -39,6 +42,5 @@ CREATE TABLE IF NOT EXISTS ml.recommendations (
     score DOUBLE NOT NULL,                -- svd: predicted weight; popularity: buyers in window
     source VARCHAR NOT NULL,
     model_version VARCHAR NOT NULL,
-    created_at TIMESTAMP NOT NULL,        -- UTC
-    PRIMARY KEY (rec_date, user_id, rank)
+    created_at TIMESTAMP NOT NULL         -- UTC
 );

@@ -498,3 +498,52 @@ def test_blend_keeps_order_and_never_repeats_an_item():
         for slots in (0, 3, 10):
             got = R.blend(a, b, slots, 10, f).idx
             assert (got == by_loop([(a.idx, slots), (b.idx, 10), (f.idx, 10)], 10)).all()
+
+
+def test_top_columns_picks_what_argpartition_picks():
+    """The pruned top-m of each row (scores plus a tie-breaking shift) is argpartition's, less
+    its non-finite values, also on rows with ties at the m-th value, NaN, few finite values."""
+    rng = np.random.default_rng(7)
+    S = rng.standard_normal((60, 4000)).astype(np.float32)
+    S[1, :3990] = -np.inf
+    S[2] = np.round(S[2], 1)
+    S[3, 5] = np.nan
+    S[4] = 0.0
+    S[5, 100:300] = 3.0
+    shift = (-np.arange(4000) / 4000 * 1e-6).astype(np.float32)
+    for sh in (None, shift):
+        T = S if sh is None else S + sh
+        part = np.argpartition(T, T.shape[1] - 50, axis=1)[:, -50:]
+        val = np.take_along_axis(T, part, 1)
+        r, c = np.nonzero(np.isfinite(val))
+        want = sorted(zip(r.tolist(), part[r, c].tolist(), val[r, c].tolist(), strict=True))
+        got = sorted(zip(*(x.tolist() for x in R.top_columns(S, 50, sh)), strict=True))
+        assert got == want
+
+
+def test_a_keyed_recommendations_table_loses_its_key_and_keeps_its_rows(data_dir):
+    """A warehouse made when ml.recommendations had a primary key gets the table without it
+    when it is next opened (its index made every daily write slow), rows and NOT NULLs kept;
+    opening it again changes nothing."""
+    from profiling_assets import sql
+
+    path = str(data_dir / "keyed.duckdb")
+    con = duckdb.connect(path)
+    con.execute("CREATE SCHEMA ml")
+    con.execute("CREATE TABLE ml.recommendations (rec_date DATE NOT NULL, user_id VARCHAR NOT NULL,"
+                " rank INTEGER NOT NULL, product_id VARCHAR NOT NULL, score DOUBLE NOT NULL,"
+                " source VARCHAR NOT NULL, model_version VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,"
+                " PRIMARY KEY (rec_date, user_id, rank))")
+    con.execute("INSERT INTO ml.recommendations VALUES ('2026-10-01', 'u1', 1, 'p1', 10, 'als', 'v1',"
+                " '2026-10-01 00:00:00')")
+    assert sql.query(con, "select_recommendations_key")[0][0]
+    con.close()
+    for _ in range(2):
+        con = duckdb.connect(path)
+        prepare_connection(con)
+        assert not sql.query(con, "select_recommendations_key")[0][0]
+        assert con.execute("SELECT user_id, product_id FROM ml.recommendations").fetchall() == [("u1", "p1")]
+        nullable = con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'ml'"
+                               " AND table_name = 'recommendations' AND is_nullable").fetchone()[0]
+        assert nullable == 0
+        con.close()
