@@ -353,6 +353,14 @@ def _normalise_occurrences(raw: pa.Table) -> tuple[pa.Table, pd.DataFrame, int]:
     return occ, distinct, int(len(keep) - len(row_id))
 
 
+def _day_texts(con: duckdb.DuckDBPyConnection, day: str, weights: dict[str, float]) -> pa.Table:
+    """The day's text occurrences: queries and reviews, then product texts (two queries, see
+    select_day_texts.sql)."""
+    said = sql.relation(con, "select_day_texts", day=day, **weights).to_arrow_table()
+    touched = sql.relation(con, "select_day_product_texts", day=day, **weights).to_arrow_table()
+    return pa.concat_tables([said, touched.cast(said.schema)])
+
+
 def _add_embeddings(new: pa.Table, version: str, day: str, con: duckdb.DuckDBPyConnection) -> None:
     con.register("new_embeddings", new)
     sql.run(con, "insert_text_embeddings", version=version, day=day,
@@ -391,8 +399,7 @@ def text_embeddings(context: dg.AssetExecutionContext, config: TextEmbeddingsCon
     for day in days:
         with warehouse.get_connection() as con:
             version, folder = encoder_in_use(con)
-            occ, distinct, empty = _normalise_occurrences(
-                sql.relation(con, "select_day_texts", day=day, **weights).to_arrow_table())
+            occ, distinct, empty = _normalise_occurrences(_day_texts(con, day, weights))
             con.register("day_texts", pa.table({"text_hash": pa.array(distinct["text_hash"],
                                                                       pa.string())}))
             cached = {r[0] for r in sql.query(con, "select_cached_text_hashes", version=version)}
