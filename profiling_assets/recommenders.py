@@ -141,7 +141,7 @@ class SplitData:
 def read_frame(con: duckdb.DuckDBPyConnection, name: str, **params) -> pd.DataFrame:
     """A single-statement SQL file's rows as a DataFrame, read through Arrow: the same frame
     as a cursor's ``.df()`` (dates as datetime64), at about half its cost on millions of rows."""
-    return sql.relation(con, name, **params).to_arrow_table().to_pandas(date_as_object=False)
+    return sql.arrow(con, name, **params).to_pandas(date_as_object=False)
 
 
 def read_rerank_inputs(con: duckdb.DuckDBPyConnection, first: date, last: date,

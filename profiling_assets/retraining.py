@@ -279,9 +279,9 @@ def feature_drift(con: duckdb.DuckDBPyConnection, reference_day: date | None) ->
     if latest <= reference_day:
         drift.note = f"no feature day after {reference_day}"
         return drift
-    ref = sql.relation(con, "select_drift_user_features", day=reference_day,
+    ref = sql.run(con, "select_drift_user_features", day=reference_day,
                        sample=DRIFT_SAMPLE_ROWS).fetchnumpy()
-    cur = sql.relation(con, "select_drift_user_features", day=latest,
+    cur = sql.run(con, "select_drift_user_features", day=latest,
                        sample=DRIFT_SAMPLE_ROWS).fetchnumpy()
     n_ref, n_cur = len(ref["top_category"]), len(cur["top_category"])
     if min(n_ref, n_cur) < MIN_DRIFT_ROWS:

@@ -164,10 +164,10 @@ def read_inputs(con: duckdb.DuckDBPyConnection, day: date, svd_version: str | No
     users = raw["user_id"].to_numpy().astype(str)
     behaviour, display, imputed = behaviour_frame(raw, window_days)
     first = day - timedelta(days=window_days - 1)
-    fac = (sql.relation(con, "select_segment_user_factors", version=svd_version, first_day=first,
-                        day=day).to_arrow_table() if svd_version else pa.table({"user_id": []}))
-    txt = (sql.relation(con, "select_segment_text_profile", version=text_version, day=day)
-           .to_arrow_table() if text_version else pa.table({"user_id": []}))
+    fac = (sql.arrow(con, "select_segment_user_factors", version=svd_version, first_day=first,
+                     day=day) if svd_version else pa.table({"user_id": []}))
+    txt = (sql.arrow(con, "select_segment_text_profile", version=text_version, day=day)
+           if text_version else pa.table({"user_id": []}))
     return Inputs(users, behaviour, display, _vectors(fac, "factors", users),
                   _vectors(txt, "interest", users), imputed)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 SQL_DIR = Path(str(files("profiling_assets.sql_files")))
 _PARAM = re.compile(r"\$([A-Za-z_]\w*)")
@@ -68,9 +69,9 @@ def query(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> list[tupl
     return run(con, name, **params).fetchall()
 
 
-def relation(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> duckdb.DuckDBPyRelation:
-    """A single-statement SQL file as a relation, for results read as Arrow without the
-    extra copy a cursor's result needs."""
-    (stmt,) = statements(name)
-    wanted = set(_PARAM.findall(_COMMENT.sub("", stmt)))
-    return con.sql(stmt, params={k: params[k] for k in wanted} if wanted else None)
+def arrow(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> pa.Table:
+    """A single-statement SQL file's rows as an Arrow table. Through a cursor, not a relation:
+    DuckDB 1.4's parameterised relation (``con.sql(stmt, params=...)``) took 26 s to hand over
+    the 5M rows of a 30-day text window that a cursor hands over in 2 s."""
+    (_stmt,) = statements(name)  # one statement: its rows are the result
+    return run(con, name, **params).fetch_arrow_table()

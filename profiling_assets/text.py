@@ -356,8 +356,8 @@ def _normalise_occurrences(raw: pa.Table) -> tuple[pa.Table, pd.DataFrame, int]:
 def _day_texts(con: duckdb.DuckDBPyConnection, day: str, weights: dict[str, float]) -> pa.Table:
     """The day's text occurrences: queries and reviews, then product texts (two queries, see
     select_day_texts.sql)."""
-    said = sql.relation(con, "select_day_texts", day=day, **weights).to_arrow_table()
-    touched = sql.relation(con, "select_day_product_texts", day=day, **weights).to_arrow_table()
+    said = sql.arrow(con, "select_day_texts", day=day, **weights)
+    touched = sql.arrow(con, "select_day_product_texts", day=day, **weights)
     return pa.concat_tables([said, touched.cast(said.schema)])
 
 
@@ -476,7 +476,7 @@ class VectorCache:
         missing = hashes[index.get_indexer(hashes) < 0]
         if len(missing):
             con.register("wanted_hashes", pa.table({"text_hash": pa.array(missing, pa.string())}))
-            table = sql.relation(con, "select_text_vectors", version=self.version).to_arrow_table()
+            table = sql.arrow(con, "select_text_vectors", version=self.version)
             con.unregister("wanted_hashes")
             flat = table["embedding"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
             index = index.append(pd.Index(table["text_hash"].to_numpy(zero_copy_only=False)))
@@ -658,9 +658,8 @@ def build_user_text_profile(con: duckdb.DuckDBPyConnection, day: str, version: s
     """Interest vectors of every user with text activity in the window ending at ``day``; top
     interests are the nearest category prototypes, or, where no product has a category, the
     nearest product-text clusters."""
-    rows = sql.relation(con, "select_text_window", day=day, version=version,
-                        window_days=cfg.window_days,
-                        half_life_days=cfg.half_life_days).to_arrow_table()
+    rows = sql.arrow(con, "select_text_window", day=day, window_days=cfg.window_days,
+                     half_life_days=cfg.half_life_days)
     protos_df = sql.run(con, "select_category_prototype_texts", day=day, version=version).df()
     source = CATEGORIES
     cluster_df = pd.DataFrame({"text_hash": pd.Series(dtype=object)})
