@@ -9,6 +9,7 @@ waits on the pipeline's lock.
 """
 
 import os
+import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -47,22 +48,56 @@ def remove_leftover_copies(target: Path) -> list[Path]:
     return leftovers
 
 
-def publish(con: duckdb.DuckDBPyConnection, target: Path | None = None) -> Path:
+def publish(con: duckdb.DuckDBPyConnection, target: Path | None = None, *,
+            rewrite: bool = False) -> Path:
     """Write the analysts' copy of the warehouse's newest state next to ``target`` and swap it
     in with one rename. Called with the warehouse's write lock held, so copies are published
-    in the order of the states they show: the last one written is never an older state."""
+    in the order of the states they show: the last one written is never an older state.
+
+    The copy starts as a file copy of the previous one, whose history days that still match
+    the warehouse's are kept (a daily run writes one day of history, not 90: 4 s of a 7 s
+    publish at 100k users, growing with the days kept). ``rewrite`` (or a previous copy this
+    release cannot update) writes it whole instead, as forgetting a user needs: a copied file
+    would still hold the forgotten rows' bytes in its free blocks."""
     target = target or settings.published_path()
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_leftover_copies(target)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    sql.run(con, "attach_published_copy",
-            literals={"path": str(tmp), "storage_version": PUBLISHED_STORAGE_VERSION})
+    update = not rewrite and target.exists() and _copy_previous(con, target, tmp)
+    if not update:
+        _attach_copy(con, tmp)
     try:
-        sql.run(con, "publish_profiles", now=datetime.now(UTC).replace(tzinfo=None))
+        sql.run(con, "update_published_history" if update else "publish_profiles_history")
+        sql.run(con, "publish_profiles", now=datetime.now(UTC).replace(tzinfo=None),
+                storage_version=PUBLISHED_STORAGE_VERSION)
     finally:
         sql.run(con, "detach_published_copy")  # checkpoints: the file is complete before the rename
     os.replace(tmp, target)
     return target
+
+
+def _attach_copy(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    sql.run(con, "attach_published_copy",
+            literals={"path": str(path), "storage_version": PUBLISHED_STORAGE_VERSION})
+
+
+def _copy_previous(con: duckdb.DuckDBPyConnection, target: Path, tmp: Path) -> bool:
+    """Copy the previous publish to ``tmp`` and attach it as ``pub`` when it can be updated in
+    place (this storage version, the warehouse's history columns); otherwise leave nothing
+    attached and no ``tmp``. A copy that does not open (damaged, or from a newer DuckDB) is
+    simply written afresh."""
+    shutil.copyfile(target, tmp)
+    try:
+        _attach_copy(con, tmp)
+    except duckdb.Error:
+        tmp.unlink(missing_ok=True)
+        return False
+    if (sql.query(con, "select_published_copy_current")[0][0]
+            and sql.query(con, "select_published_copy_version")[0][0] == PUBLISHED_STORAGE_VERSION):
+        return True
+    sql.run(con, "detach_published_copy")
+    tmp.unlink(missing_ok=True)
+    return False
 
 
 def published_state(path: Path) -> tuple:

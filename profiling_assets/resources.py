@@ -48,7 +48,7 @@ def prepare_connection(con: duckdb.DuckDBPyConnection, *, in_lake: bool = False,
         sql.run(con, "create_schema_state")
         if sql.query(con, "select_schema_state", digest=schema_digest())[0][0] == 0:
             if not in_lake:
-                drop_recommendations_key(con)
+                drop_stale_keys(con)
             for name in SCHEMA_FILES:
                 if in_lake:
                     for statement in sql.statements(name):
@@ -59,22 +59,40 @@ def prepare_connection(con: duckdb.DuckDBPyConnection, *, in_lake: bool = False,
     sql.run(con, "mark_connection_prepared")
 
 
-def drop_recommendations_key(con: duckdb.DuckDBPyConnection) -> None:
-    """A warehouse made while ml.recommendations had a primary key gets the same table without
-    it, rows kept, in one transaction. The key's index cost each daily write about 10 s at a
-    million rows, more as days accumulate; the table is replaced a day at a time, so a day's
-    (user, rank) pairs are unique by construction."""
-    if not sql.query(con, "select_recommendations_key")[0][0]:
-        return
+# Tables written a day (or a model version) at a time, whose rows are unique by construction:
+# they have no primary key, as its index cost more than the day's work itself at a million rows
+# a day (ml.recommendations about 10 s a write; the daily profile, text-interest and segment
+# tables 4-6 s each), growing with history. The file that creates each one, for warehouses
+# made while they had the key.
+KEYLESS_TABLES = {
+    ("ml", "recommendations"): "create_factor_tables",
+    ("ml", "user_factors"): "create_factor_tables",
+    ("ml", "user_segments"): "create_segment_tables",
+    ("ml", "user_text_profile"): "create_text_tables",
+    ("profiles", "user_profiles_history"): "create_profile_tables",
+}
+
+
+def drop_stale_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Give each table of KEYLESS_TABLES that still has its primary key (a warehouse made
+    before the key was dropped) the same table without it, rows and NOT NULLs kept, all in one
+    transaction. Returns the tables changed."""
+    keyed = [t for t in map(tuple, sql.query(con, "select_keyed_tables")) if t in KEYLESS_TABLES]
+    if not keyed:
+        return []
     con.begin()
     try:
-        sql.run(con, "rename_keyed_recommendations")
-        sql.run(con, "create_factor_tables")
-        sql.run(con, "move_keyed_recommendations")
+        for schema, table in keyed:
+            sql.run(con, "rename_keyed_table", identifiers={"table": (schema, table),
+                                                            "keyed": f"{table}_keyed"})
+            sql.run(con, KEYLESS_TABLES[schema, table])
+            sql.run(con, "move_keyed_table", identifiers={"table": (schema, table),
+                                                          "keyed_table": (schema, f"{table}_keyed")})
     except BaseException:
         con.rollback()
         raise
     con.commit()
+    return [f"{schema}.{table}" for schema, table in keyed]
 
 
 @cache

@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS ml.item_factors (
 
 -- One row per active user of a day whom the production model knows at least one item of:
 -- u = r_u V diag(1/sigma), r_u = the user's weighted interactions over the model's window
--- length ending on factor_date. Active users without a known item get no row.
+-- length ending on factor_date. Active users without a known item get no row. One row per
+-- (factor_date, user_id) by construction, with no primary key (see KEYLESS_TABLES in resources.py).
 CREATE TABLE IF NOT EXISTS ml.user_factors (
     factor_date DATE NOT NULL,
     user_id VARCHAR NOT NULL,
@@ -25,15 +26,14 @@ CREATE TABLE IF NOT EXISTS ml.user_factors (
     factors FLOAT[] NOT NULL,             -- length k of the version
     known_items INTEGER NOT NULL,         -- items in r_u that the model has factors for
     unknown_items INTEGER NOT NULL,       -- items in the user's window the model has not seen
-    created_at TIMESTAMP NOT NULL,        -- UTC
-    PRIMARY KEY (factor_date, user_id)
+    created_at TIMESTAMP NOT NULL         -- UTC
 );
 
 -- Top-N items per active user of a day, never an item the user has ever bought (up to that
 -- day). source: 'svd' (from the user's factors) or 'popularity' (cold start: no factors).
 -- One row per (rec_date, user_id, rank) by construction (a day is replaced whole), with no
 -- primary key: its index cost each daily write about 10 s at a million rows, more as days
--- accumulate (the recommendations asset drops it from older warehouses).
+-- accumulate (older warehouses lose it, see KEYLESS_TABLES in resources.py).
 CREATE TABLE IF NOT EXISTS ml.recommendations (
     rec_date DATE NOT NULL,
     user_id VARCHAR NOT NULL,

@@ -1,4 +1,6 @@
--- The final profile: one row per user per day (history) and the latest row per user.
+-- The final profile: one row per user per day (history) and the latest row per user. A day is
+-- replaced whole, so (profile_date, user_id) is unique by construction; it has no primary key
+-- (see KEYLESS_TABLES in resources.py), and the one_profile_per_user check counts duplicates.
 CREATE SCHEMA IF NOT EXISTS profiles;
 
 CREATE TABLE IF NOT EXISTS profiles.user_profiles_history (
@@ -40,8 +42,7 @@ CREATE TABLE IF NOT EXISTS profiles.user_profiles_history (
     text_encoder_version VARCHAR,
     svd_model_version VARCHAR,
     segment_model_version VARCHAR,
-    updated_at TIMESTAMP NOT NULL,
-    PRIMARY KEY (profile_date, user_id)
+    updated_at TIMESTAMP NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS profiles.user_profiles AS

@@ -11,13 +11,13 @@ CREATE TABLE IF NOT EXISTS ml.segments (
     PRIMARY KEY (model_version, segment_id)
 );
 
--- One row per user of user_features on segment_date, assigned by the production model.
+-- One row per user of user_features on segment_date, assigned by the production model (by
+-- construction, with no primary key: see KEYLESS_TABLES in resources.py).
 CREATE TABLE IF NOT EXISTS ml.user_segments (
     segment_date DATE NOT NULL,
     user_id VARCHAR NOT NULL,
     model_version VARCHAR NOT NULL,
     segment_id INTEGER NOT NULL,
     segment_name VARCHAR NOT NULL,
-    confidence DOUBLE NOT NULL,           -- 0..1, from the distances to the nearest centroids
-    PRIMARY KEY (segment_date, user_id)
+    confidence DOUBLE NOT NULL            -- 0..1, from the distances to the nearest centroids
 );

@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS ml.text_occurrences (
     weight DOUBLE NOT NULL
 );
 
--- One row per user with text activity in the window ending at profile_date.
+-- One row per user with text activity in the window ending at profile_date (by construction,
+-- with no primary key: see KEYLESS_TABLES in resources.py).
 CREATE TABLE IF NOT EXISTS ml.user_text_profile (
     profile_date DATE NOT NULL,
     user_id VARCHAR NOT NULL,
@@ -42,6 +43,5 @@ CREATE TABLE IF NOT EXISTS ml.user_text_profile (
     interest FLOAT[384] NOT NULL,         -- recency-weighted mean embedding, L2-normalised
     top_interests VARCHAR[] NOT NULL,     -- nearest category prototypes, closest first
     top_interest_scores FLOAT[] NOT NULL, -- their cosine similarities
-    last_text_date DATE NOT NULL,
-    PRIMARY KEY (profile_date, user_id)
+    last_text_date DATE NOT NULL
 );

@@ -1,15 +1,11 @@
--- The analysts' copy, written into the freshly attached database `pub` (a 1.x-readable
--- storage version). It always shows the warehouse's newest state, whatever day the run built:
--- the latest profile per user, the 90 days of history ending on the newest profile day, the
--- production segments and each user's latest recommendations of the 30 days ending then,
--- plus what was published when.
+-- The analysts' copy, written into the attached database `pub` (a 1.x-readable storage
+-- version) once its history holds the 90 days ending on the newest profile day
+-- (publish_profiles_history or update_published_history). It always shows the warehouse's
+-- newest state, whatever day the run built: the latest profile per user, the production
+-- segments and each user's latest recommendations of the 30 days ending then, plus what was
+-- published when, in which storage version.
 CREATE TABLE pub.user_profiles AS
 SELECT * FROM profiles.user_profiles ORDER BY user_id;
-
-CREATE TABLE pub.user_profiles_history AS
-SELECT * FROM profiles.user_profiles_history
-WHERE profile_date > (SELECT max(profile_date) FROM profiles.user_profiles_history) - 90
-ORDER BY profile_date, user_id;
 
 CREATE TABLE pub.segments AS
 SELECT s.segment_id, s.segment_name, s.description, s.size, s.model_version
@@ -35,4 +31,5 @@ CREATE TABLE pub.published AS
 SELECT (SELECT max(profile_date) FROM pub.user_profiles_history) AS profile_date,
        $now::TIMESTAMP AS published_at,
        (SELECT count(*) FROM pub.user_profiles) AS user_profiles_rows,
-       (SELECT count(*) FROM pub.user_profiles_history) AS history_rows;
+       (SELECT count(*) FROM pub.user_profiles_history) AS history_rows,
+       $storage_version AS storage_version;

@@ -519,31 +519,3 @@ def test_top_columns_picks_what_argpartition_picks():
         want = sorted(zip(r.tolist(), part[r, c].tolist(), val[r, c].tolist(), strict=True))
         got = sorted(zip(*(x.tolist() for x in R.top_columns(S, 50, sh)), strict=True))
         assert got == want
-
-
-def test_a_keyed_recommendations_table_loses_its_key_and_keeps_its_rows(data_dir):
-    """A warehouse made when ml.recommendations had a primary key gets the table without it
-    when it is next opened (its index made every daily write slow), rows and NOT NULLs kept;
-    opening it again changes nothing."""
-    from profiling_assets import sql
-
-    path = str(data_dir / "keyed.duckdb")
-    con = duckdb.connect(path)
-    con.execute("CREATE SCHEMA ml")
-    con.execute("CREATE TABLE ml.recommendations (rec_date DATE NOT NULL, user_id VARCHAR NOT NULL,"
-                " rank INTEGER NOT NULL, product_id VARCHAR NOT NULL, score DOUBLE NOT NULL,"
-                " source VARCHAR NOT NULL, model_version VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,"
-                " PRIMARY KEY (rec_date, user_id, rank))")
-    con.execute("INSERT INTO ml.recommendations VALUES ('2026-10-01', 'u1', 1, 'p1', 10, 'als', 'v1',"
-                " '2026-10-01 00:00:00')")
-    assert sql.query(con, "select_recommendations_key")[0][0]
-    con.close()
-    for _ in range(2):
-        con = duckdb.connect(path)
-        prepare_connection(con)
-        assert not sql.query(con, "select_recommendations_key")[0][0]
-        assert con.execute("SELECT user_id, product_id FROM ml.recommendations").fetchall() == [("u1", "p1")]
-        nullable = con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'ml'"
-                               " AND table_name = 'recommendations' AND is_nullable").fetchone()[0]
-        assert nullable == 0
-        con.close()

@@ -163,3 +163,58 @@ def test_readers_see_only_complete_copies_while_publishing(con, tmp_path):
         assert count == published_rows == distinct  # a copy is always whole
     assert len({r[0] for r in out["results"]}) >= 2  # the reader saw successive copies
     assert not list(tmp_path.glob(".*.tmp*"))
+
+
+def published_tables(path: Path) -> dict[str, list[tuple]]:
+    """Every table of a published copy, sorted, without the publish time."""
+    with duckdb.connect(str(path), read_only=True) as pub:
+        return {t: sorted(pub.execute(f"SELECT * EXCLUDE (published_at) FROM {t}" if t == "published"
+                                      else f"SELECT * FROM {t}").fetchall(), key=repr)
+                for t in ("user_profiles", "user_profiles_history", "segments", "recommendations",
+                          "published")}
+
+
+def test_a_publish_updates_the_previous_copy_and_shows_what_a_full_rewrite_shows(con, tmp_path):
+    """The next publish starts from the previous copy and rewrites only the history days that
+    changed: a new day, a rebuilt day and a day a user was removed from are written, a day
+    that left the 90-day window goes, and the other days stay as the copy had them. The
+    result equals a copy written whole; a copy from an older release is written whole."""
+    def build(day: date, users: range) -> None:
+        for n in users:
+            insert(con, "features.user_features", feature_date=day, user_id=f"U{n}",
+                   first_seen_date=day, last_seen_date=day, rfm_code="R1F1M1")
+        profiles.build_user_profiles(con, day.isoformat())
+
+    target, whole = tmp_path / "profiles.duckdb", tmp_path / "whole.duckdb"
+    days = [date(2026, 7, 1), date(2026, 9, 28), date(2026, 9, 29), date(2026, 9, 30)]
+    for day in days:
+        build(day, range(3))
+    profiles.publish(con, target)
+    with duckdb.connect(str(target)) as pub:  # marks the copy's rows of a day it should keep
+        pub.execute("UPDATE user_profiles_history SET city = 'kept' WHERE profile_date = '2026-09-28'")
+    con.execute("UPDATE features.user_features SET orders_90d = 7 WHERE feature_date = '2026-09-29'")
+    build(days[2], range(0))  # rebuilt with the new figures
+    con.execute("DELETE FROM profiles.user_profiles_history WHERE profile_date = '2026-09-30' AND user_id = 'U2'")
+    build(date(2026, 10, 1), range(4))  # a new day: 2026-07-01 leaves the window
+    profiles.publish(con, target)
+    profiles.publish(con, whole, rewrite=True)
+
+    with duckdb.connect(str(target), read_only=True) as pub:
+        per_day = dict(pub.execute("SELECT profile_date, count(*) FROM user_profiles_history GROUP BY 1").fetchall())
+        assert per_day == {date(2026, 9, 28): 3, date(2026, 9, 29): 3, date(2026, 9, 30): 2, date(2026, 10, 1): 4}
+        assert pub.execute("SELECT DISTINCT orders_90d FROM user_profiles_history"
+                           " WHERE profile_date = '2026-09-29'").fetchall() == [(7,)]
+        assert pub.execute("SELECT count(*) FROM user_profiles_history WHERE city = 'kept'").fetchone()[0] == 3
+    with duckdb.connect(str(target)) as pub:
+        pub.execute("UPDATE user_profiles_history SET city = NULL WHERE city = 'kept'")
+    assert published_tables(target) == published_tables(whole)
+
+    # an older release's copy (no storage version recorded) is written whole
+    with duckdb.connect(str(target)) as pub:
+        pub.execute("UPDATE user_profiles_history SET city = 'kept'")
+        pub.execute("ALTER TABLE published DROP COLUMN storage_version")
+    profiles.publish(con, target)
+    with duckdb.connect(str(target), read_only=True) as pub:
+        assert pub.execute("SELECT count(*) FROM user_profiles_history WHERE city = 'kept'").fetchone()[0] == 0
+    assert published_tables(target) == published_tables(whole)
+    assert not list(tmp_path.glob(".*.tmp*"))
