@@ -51,7 +51,9 @@ def clean_day(con: duckdb.DuckDBPyConnection, day: str, config: CleaningConfig,
         sql.run(con, "stage_cleaned_events", day=day, now=now,
                 bot_events_per_day=config.bot_events_per_day,
                 bot_events_per_minute=config.bot_events_per_minute)
-        replace_partition(con, "cleaned_events", then=[summarize], day=day, now=now,
+        replace_partition(con, "cleaned_events",
+                          then=["create_event_signals_macro", "insert_event_signals", summarize],
+                          day=day, now=now,
                           price_outlier_factor=config.price_outlier_factor,
                           max_price=config.max_price, max_quantity=config.max_quantity)
     finally:

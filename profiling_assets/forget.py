@@ -41,7 +41,7 @@ from pathlib import Path
 
 import duckdb
 
-from profiling_assets import settings, sql
+from profiling_assets import settings, signals, sql
 from profiling_assets.encoder import normalize_text
 from profiling_assets.resources import transaction
 
@@ -160,6 +160,8 @@ def forget(con: duckdb.DuckDBPyConnection, user_ids: Iterable[str], *, key: str 
             if has_text_hash and not has_user_id:
                 sql.run(con, "forget_text_rows", identifiers={"table": (schema, name)},
                         table_name=f"{schema}.{name}")
+        # the per-day counts of what the data offers, without the forgotten users' events
+        signals.fill_event_signals(con, recount=True)
         sql.run(con, "record_forget", now=now)
         counts = sql.query(con, "select_forget_counts")
     hashes = dict(sql.query(con, "select_forget_id_hashes"))

@@ -15,7 +15,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
-from profiling_assets import lake, registry, settings, sql
+from profiling_assets import lake, registry, settings, signals, sql
 from profiling_assets.settings import WarehouseUnavailable
 
 # Tables every layer may touch; creating them is idempotent and cheap, so each writer
@@ -55,6 +55,8 @@ def prepare_connection(con: duckdb.DuckDBPyConnection, *, in_lake: bool = False,
                         con.execute(lake.table_ddl(statement))
                 else:
                     sql.run(con, name)
+            # per-day counts for the days cleaned before clean.event_signals existed
+            signals.fill_event_signals(con)
             sql.run(con, "replace_schema_state", digest=schema_digest())
     sql.run(con, "mark_connection_prepared")
 

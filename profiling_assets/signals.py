@@ -79,3 +79,17 @@ def data_signals(con: duckdb.DuckDBPyConnection, first_day: date, last_day: date
     names = [d[0] for d in cur.description]
     row = cur.fetchone()
     return DataSignals(first_day, last_day, {n: int(v or 0) for n, v in zip(names, row, strict=True)})
+
+
+def fill_event_signals(con: duckdb.DuckDBPyConnection, *, recount: bool = False) -> None:
+    """Count the clean.event_signals rows of the days of clean.events that have none (days
+    cleaned before the table existed), or with ``recount`` of every day again (after a forget
+    removed events from many days): one scan of those days' events. cleaned_events writes the
+    row of each day it builds."""
+    if recount:
+        sql.run(con, "delete_event_signals")
+    first, last = sql.query(con, "select_days_without_signals")[0]
+    if first is None:
+        return
+    sql.run(con, "create_event_signals_macro")
+    sql.run(con, "fill_event_signals", first_day=first, last_day=last)

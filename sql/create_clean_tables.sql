@@ -54,3 +54,23 @@ CREATE TABLE IF NOT EXISTS clean.bot_users (
     events BIGINT NOT NULL,
     max_events_per_minute BIGINT NOT NULL
 );
+
+-- What each cleaned day offers (summarize_data_signals sums it over a window instead of
+-- scanning the window's events: 90 days are 90M rows at 1M events a day). One row per day
+-- cleaned_events has built, zeros for an empty day; written with the day's events, and
+-- recounted after a forget. Days cleaned before the table existed are counted once when it is
+-- created (fill_event_signals).
+CREATE TABLE IF NOT EXISTS clean.event_signals (
+    event_date DATE NOT NULL,
+    events BIGINT NOT NULL,
+    views BIGINT NOT NULL,
+    carts BIGINT NOT NULL,
+    purchases BIGINT NOT NULL,
+    reviews BIGINT NOT NULL,           -- with a review text
+    ratings BIGINT NOT NULL,           -- reviews with a rating
+    searches BIGINT NOT NULL,          -- with a query text
+    events_with_category BIGINT NOT NULL,
+    events_with_brand BIGINT NOT NULL,
+    purchases_with_price BIGINT NOT NULL,
+    events_with_session BIGINT NOT NULL
+);
