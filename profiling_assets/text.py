@@ -156,6 +156,7 @@ def text_encoder(context: dg.AssetExecutionContext, config: TextEncoderConfig,
         rows = sql.run(con, "select_text_training_examples", first_day=first, last_day=last).df()
         pairs = sql.run(con, "select_text_pair_examples", first_day=first, last_day=last,
                         max_pairs=MAX_PAIRS).df()
+        sql.run(con, "drop_text_pair_tables")
         production = registry.production(con, MODEL_NAME)
         signals = data_signals(con, first, last)
     ex = prepare_examples(rows, sample_cap=config.sample_cap, eval_share=config.eval_share,

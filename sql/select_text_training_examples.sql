@@ -4,20 +4,25 @@
 --   review  -> rating band (negative 1-2, mixed 3, positive 4-5)
 -- One row per distinct (task, text, label); a text seen with several labels keeps each, with
 -- how often it was seen, so the majority label wins on evaluation and training sees the noise.
-WITH session_events AS MATERIALIZED (
+-- The next category of a search is a window over each session's events in time order (a
+-- window spills to disk; the correlated lookup it replaces ran out of memory at 30M events).
+WITH session_events AS (
     SELECT session_id, user_id, ts, event_type, query, category
     FROM clean.events
-    WHERE event_date BETWEEN $first_day AND $last_day
+    WHERE event_date BETWEEN $first_day AND $last_day AND session_id IS NOT NULL
       AND (event_type = 'search' OR category IS NOT NULL)
 ),
 queries AS (
-    SELECT s.query AS text, (
-        SELECT n.category FROM session_events n
-        WHERE n.session_id = s.session_id AND n.user_id = s.user_id AND n.ts > s.ts
-          AND n.category IS NOT NULL
-        ORDER BY n.ts LIMIT 1) AS label
-    FROM session_events s
-    WHERE s.event_type = 'search' AND s.query IS NOT NULL
+    SELECT query AS text, label
+    FROM (
+        SELECT event_type, query,
+               -- strictly later events only: the frame starts one microsecond after the row
+               first_value(category IGNORE NULLS) OVER (
+                   PARTITION BY session_id, user_id ORDER BY ts
+                   RANGE BETWEEN INTERVAL 1 MICROSECOND FOLLOWING AND UNBOUNDED FOLLOWING) AS label
+        FROM session_events
+    )
+    WHERE event_type = 'search' AND query IS NOT NULL
 )
 SELECT 'category' AS task, 'query' AS source, text, label, count(*) AS seen
 FROM queries WHERE label IS NOT NULL AND trim(text) <> ''
