@@ -8,8 +8,11 @@ reading it, the next open sees the new one, and nobody ever sees a half-written 
 waits on the pipeline's lock.
 """
 
+import fcntl
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -39,9 +42,21 @@ def build_user_profiles(con: duckdb.DuckDBPyConnection, day: str) -> None:
                       now=datetime.now(UTC).replace(tzinfo=None), then=["refresh_user_profiles"])
 
 
+@contextmanager
+def publish_lock(target: Path) -> Iterator[None]:
+    """One publish of ``target`` at a time, across processes (an advisory lock on
+    ``.<name>.lock`` beside it, let go when the file closes, so also when a run is killed). An
+    embedded warehouse's write lock already orders its runs; in lake mode runs of different
+    days write at once and each publishes."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_name(f".{target.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def remove_leftover_copies(target: Path) -> list[Path]:
     """Temporary copies of runs that were killed mid-publish (``.<name>.<pid>.tmp`` and its
-    WAL): the caller holds the warehouse's write lock, so no other publish is in flight."""
+    WAL): the caller holds the publish lock, so no other publish is in flight."""
     leftovers = sorted(target.parent.glob(f".{target.name}.*.tmp*"))
     for path in leftovers:
         path.unlink(missing_ok=True)
@@ -51,8 +66,8 @@ def remove_leftover_copies(target: Path) -> list[Path]:
 def publish(con: duckdb.DuckDBPyConnection, target: Path | None = None, *,
             rewrite: bool = False) -> Path:
     """Write the analysts' copy of the warehouse's newest state next to ``target`` and swap it
-    in with one rename. Called with the warehouse's write lock held, so copies are published
-    in the order of the states they show: the last one written is never an older state.
+    in with one rename, under the publish lock: copies are published in the order of the
+    states they read, so the last one written is never an older state.
 
     The copy starts as a file copy of the previous one, whose history days that still match
     the warehouse's are kept (a daily run writes one day of history, not 90: 4 s of a 7 s
@@ -60,7 +75,12 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path | None = None, *,
     release cannot update) writes it whole instead, as forgetting a user needs: a copied file
     would still hold the forgotten rows' bytes in its free blocks."""
     target = target or settings.published_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
+    with publish_lock(target):
+        _publish(con, target, rewrite)
+    return target
+
+
+def _publish(con: duckdb.DuckDBPyConnection, target: Path, rewrite: bool) -> None:
     remove_leftover_copies(target)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     update = not rewrite and target.exists() and _copy_previous(con, target, tmp)
@@ -73,7 +93,6 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path | None = None, *,
     finally:
         sql.run(con, "detach_published_copy")  # checkpoints: the file is complete before the rename
     os.replace(tmp, target)
-    return target
 
 
 def _attach_copy(con: duckdb.DuckDBPyConnection, path: Path) -> None:
@@ -141,7 +160,9 @@ def user_profiles(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
         rows, duplicates, feature_users, no_segment, no_version, latest = sql.query(
             con, "check_user_profiles", day=day)[0]
         path = publish(con)
-        newest = sql.query(con, "select_profiles_newest_state")[0]
+        with publish_lock(path):  # no other run's publish between the two reads (lake mode)
+            newest = sql.query(con, "select_profiles_newest_state")[0]
+            published = published_state(path)
         preview = preview_file(con, "preview_user_profiles", day=day)
         segments = sql.query(con, "summarize_profile_segments", day=day)
         mix_days, mix = pictures.pivot(sql.query(con, "select_profile_segment_mix", day=day,
@@ -154,7 +175,6 @@ def user_profiles(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     if inputs.missing:
         context.log.warning(f"The data has no {', '.join(inputs.names())}: "
                             f"{', '.join(empty) or 'no column'} empty for every profile of {day}")
-    published = published_state(path)
     context.log.info(f"{days_label(days)}: {rows:,} profiles on {day}; published the newest "
                      f"state ({published[0]}, {published[1]:,} latest rows) to {path}")
     yield dg.MaterializeResult(metadata={

@@ -218,3 +218,45 @@ def test_a_publish_updates_the_previous_copy_and_shows_what_a_full_rewrite_shows
         assert pub.execute("SELECT count(*) FROM user_profiles_history WHERE city = 'kept'").fetchone()[0] == 0
     assert published_tables(target) == published_tables(whole)
     assert not list(tmp_path.glob(".*.tmp*"))
+
+
+PUBLISHER = textwrap.dedent("""
+    import json, sys, time, duckdb
+    from pathlib import Path
+    from profiling_assets import profiles
+    warehouse, target, seconds = sys.argv[1], Path(sys.argv[2]), float(sys.argv[3])
+    con, done, errors, end = duckdb.connect(warehouse), 0, [], time.time() + seconds
+    while time.time() < end:
+        try:
+            profiles.publish(con, target)
+            done += 1
+        except Exception as exc:
+            errors.append(repr(exc))
+    print(json.dumps({"done": done, "errors": errors}))
+""")
+
+
+def test_runs_publishing_at_once_take_turns(data_dir, tmp_path):
+    """In lake mode runs of different days publish at the same time: each publish waits for
+    the one in flight, none removes another's temporary copy, and the copy is always whole."""
+    target, warehouses = tmp_path / "profiles.duckdb", []
+    for n, users in enumerate((300, 500)):
+        path = data_dir / f"w{n}.duckdb"
+        with duckdb.connect(str(path)) as con:
+            prepare_connection(con)
+            insert(con, "features.user_features", feature_date=date(2026, 10, 1), user_id="U0",
+                   first_seen_date=date(2026, 10, 1), last_seen_date=date(2026, 10, 1))
+            con.execute("INSERT INTO features.user_features SELECT f.* REPLACE ('U' || i AS user_id) "
+                        "FROM features.user_features f, range(1, ?) t(i)", [users])
+            profiles.build_user_profiles(con, "2026-10-01")
+        warehouses.append(path)
+    runs = [subprocess.Popen([sys.executable, "-c", PUBLISHER, str(w), str(target), "4"],
+                             stdout=subprocess.PIPE, text=True) for w in warehouses]
+    outs = [json.loads(run.communicate(timeout=120)[0]) for run in runs]
+    assert [out["errors"] for out in outs] == [[], []]
+    assert all(out["done"] >= 3 for out in outs)
+    with duckdb.connect(str(target), read_only=True) as pub:
+        count, recorded = pub.execute("SELECT count(*), (SELECT user_profiles_rows FROM published) "
+                                      "FROM user_profiles").fetchone()
+    assert count == recorded and count in (300, 500)
+    assert not list(tmp_path.glob(".*.tmp*"))
