@@ -39,8 +39,9 @@ SELECT
     coalesce(sum(orders) FILTER (WHERE age < 7), 0) AS orders_7d,
     coalesce(sum(orders) FILTER (WHERE age < 30), 0) AS orders_30d,
     sum(orders) AS orders_90d,
-    -- Money sums to 6 decimals: a parallel sum adds in varying order, and its last bits would
-    -- otherwise vary between runs of the same day, moving a user across an RFM edge.
+    -- Money sums (and the price-ratio sum) to 6 decimals: a parallel sum adds in varying order,
+    -- and its last bits would otherwise vary between runs of the same day, moving a user across
+    -- an RFM edge or a price-sensitivity threshold.
     round(coalesce(sum(revenue) FILTER (WHERE age < 7), 0), 6) AS revenue_7d,
     round(coalesce(sum(revenue) FILTER (WHERE age < 30), 0), 6) AS revenue_30d,
     round(sum(revenue), 6) AS revenue_90d,
@@ -49,7 +50,7 @@ SELECT
     sum(views) AS views_90d,
     sum(carts) AS carts_90d,
     sum(priced_purchases) AS priced_purchases_90d,
-    sum(price_ratio_sum) AS price_ratio_sum_90d,
+    round(sum(price_ratio_sum), 6) AS price_ratio_sum_90d,
     sum(purchases_below_median) AS purchases_below_median_90d,
     sum(events_night) AS night, sum(events_morning) AS morning,
     sum(events_afternoon) AS afternoon, sum(events_evening) AS evening,
