@@ -459,6 +459,9 @@ class UserTextProfileConfig(dg.Config):
     window_days: int = Field(30, description="days of text occurrences that count (older ones do not)")
     half_life_days: float = Field(7.0, description="an occurrence's weight halves every this many days")
     top_interests: int = Field(3, description="nearest catalogue categories (or text clusters) kept per user")
+    rows_per_pass: int = Field(8_000_000, description=(
+        "window occurrences read into memory at once (about 200 bytes each); a larger window "
+        "is read in passes over disjoint groups of users"))
 
 
 class VectorCache:
@@ -659,8 +662,6 @@ def build_user_text_profile(con: duckdb.DuckDBPyConnection, day: str, version: s
     """Interest vectors of every user with text activity in the window ending at ``day``; top
     interests are the nearest category prototypes, or, where no product has a category, the
     nearest product-text clusters."""
-    rows = sql.arrow(con, "select_text_window", day=day, window_days=cfg.window_days,
-                     half_life_days=cfg.half_life_days)
     protos_df = sql.run(con, "select_category_prototype_texts", day=day, version=version).df()
     source = CATEGORIES
     cluster_df = pd.DataFrame({"text_hash": pd.Series(dtype=object)})
@@ -668,8 +669,43 @@ def build_user_text_profile(con: duckdb.DuckDBPyConnection, day: str, version: s
         cluster_df = sql.run(con, "select_product_cluster_texts", day=day, version=version).df()
         source = TEXT_CLUSTERS if len(cluster_df) else NO_PROTOTYPES
     cache = cache or VectorCache(version)
-    others = np.concatenate([protos_df["text_hash"].to_numpy(object),
-                             cluster_df["text_hash"].to_numpy(object)])
+    others = pd.unique(np.concatenate([protos_df["text_hash"].to_numpy(object),
+                                       cluster_df["text_hash"].to_numpy(object)]))
+    hashes, V = cache.lookup(con, others)  # the prototypes' texts, kept in every lookup below
+    if source == CATEGORIES:
+        names, protos = _prototypes(protos_df, hashes, V)
+    elif source == TEXT_CLUSTERS:
+        names, protos = (clusters or ClusterCache()).get(cluster_df, hashes, V)
+    else:
+        names, protos = [], np.zeros((0, DIM), dtype=np.float32)
+    # Users are independent of each other here: a window too large for memory (30 days of 10M
+    # events a day are 200M occurrences) is read in passes over disjoint groups of them.
+    (window_rows,) = sql.query(con, "count_text_window", day=day, window_days=cfg.window_days)[0]
+    passes = max(1, -(-window_rows // cfg.rows_per_pass))
+    parts, occurrences = [], 0
+    for part in range(passes):
+        rows = sql.arrow(con, "select_text_window", day=day, window_days=cfg.window_days,
+                         half_life_days=cfg.half_life_days,
+                         literals={"passes": str(passes), "part": str(part)})
+        profiles, pairs = _interest_profiles(con, rows, cache, others, names, protos,
+                                             cfg.top_interests)
+        del rows
+        occurrences += pairs
+        if profiles.num_rows:
+            parts.append(profiles)
+    profiles = pa.concat_tables(parts) if parts else pd.DataFrame(columns=["user_id"])
+    replace_partition(con, "user_text_profile", rows=profiles, day=day, version=version)
+    return {"users": len(profiles), "occurrences": occurrences, "prototypes": len(names),
+            "interest_source": source, "prototype_names": names, "passes": passes}
+
+
+def _interest_profiles(con: duckdb.DuckDBPyConnection, rows: pa.Table, cache: VectorCache,
+                       others: np.ndarray, names: list[str], protos: np.ndarray,
+                       top_interests: int) -> tuple[pa.Table, int]:
+    """The profile rows of the users whose window occurrences ``rows`` holds, and how many
+    (user, text) pairs of embedded texts they have. Every lookup also asks for ``others``
+    (the prototypes' texts), so that a one-pass window keeps the cache's texts for the next
+    day as they are."""
     # only texts this version has embedded count: the cache knows which (and reads them)
     texts, text = _codes(rows["text_hash"])
     wanted = texts.to_numpy(zero_copy_only=False)
@@ -680,46 +716,36 @@ def build_user_text_profile(con: duckdb.DuckDBPyConnection, day: str, version: s
         texts, text = _codes(rows["text_hash"])
     window = TextWindow(rows, texts, text)
     del rows, text
-    # the vectors in the row order the window's pairs first meet them, then the prototypes'
-    hashes, V = cache.lookup(con, pd.unique(np.concatenate(
-        [window.hashes_in_first_seen_order(), others])))
-    if source == CATEGORIES:
-        names, protos = _prototypes(protos_df, hashes, V)
-    elif source == TEXT_CLUSTERS:
-        names, protos = (clusters or ClusterCache()).get(cluster_df, hashes, V)
-    else:
-        names, protos = [], np.zeros((0, DIM), dtype=np.float32)
     n = len(window.users)
     if n == 0:
-        profiles = pd.DataFrame(columns=["user_id"])
+        return pa.table({"user_id": pa.array([], pa.string())}), 0
+    # the vectors in the row order the window's pairs first meet them
+    hashes, V = cache.lookup(con, pd.unique(np.concatenate(
+        [window.hashes_in_first_seen_order(), others])))
+    # the recency-weighted sum of each user's text vectors, as one sparse product
+    interest = interest_vectors(window.weights(
+        hashes.get_indexer(window.texts.to_numpy(zero_copy_only=False)), len(hashes)), V)
+    k = min(top_interests, len(names))
+    if k:
+        sims = interest @ protos.T
+        top = np.argsort(-sims, axis=1)[:, :k]
+        top_names = pa.array(names, type=pa.string()).take(pa.array(top.ravel()))
+        top_scores = pa.array(np.take_along_axis(sims, top, axis=1).round(4).ravel(),
+                              type=pa.float32())
     else:
-        # the recency-weighted sum of each user's text vectors, as one sparse product
-        interest = interest_vectors(window.weights(
-            hashes.get_indexer(window.texts.to_numpy(zero_copy_only=False)), len(hashes)), V)
-        k = min(cfg.top_interests, len(names))
-        if k:
-            sims = interest @ protos.T
-            top = np.argsort(-sims, axis=1)[:, :k]
-            top_names = pa.array(names, type=pa.string()).take(pa.array(top.ravel()))
-            top_scores = pa.array(np.take_along_axis(sims, top, axis=1).round(4).ravel(),
-                                  type=pa.float32())
-        else:
-            top_names = pa.array([], type=pa.string())
-            top_scores = pa.array([], type=pa.float32())
-        offsets = pa.array(np.arange(n + 1, dtype=np.int32) * k, type=pa.int32())
-        profiles = pa.table({
-            "user_id": window.users,
-            "texts": window.counts,
-            "queries": window.kinds[0], "reviews": window.kinds[1], "products": window.kinds[2],
-            "interest": pa.FixedSizeListArray.from_arrays(pa.array(interest.ravel(),
-                                                                   type=pa.float32()), DIM),
-            "top_interests": pa.ListArray.from_arrays(offsets, top_names),
-            "top_interest_scores": pa.ListArray.from_arrays(offsets, top_scores),
-            "last_text_date": window.last.astype("datetime64[D]"),
-        })
-    replace_partition(con, "user_text_profile", rows=profiles, day=day, version=version)
-    return {"users": len(profiles), "occurrences": len(window.weight), "prototypes": len(names),
-            "interest_source": source, "prototype_names": names}
+        top_names = pa.array([], type=pa.string())
+        top_scores = pa.array([], type=pa.float32())
+    offsets = pa.array(np.arange(n + 1, dtype=np.int32) * k, type=pa.int32())
+    return pa.table({
+        "user_id": window.users,
+        "texts": window.counts,
+        "queries": window.kinds[0], "reviews": window.kinds[1], "products": window.kinds[2],
+        "interest": pa.FixedSizeListArray.from_arrays(pa.array(interest.ravel(),
+                                                               type=pa.float32()), DIM),
+        "top_interests": pa.ListArray.from_arrays(offsets, top_names),
+        "top_interest_scores": pa.ListArray.from_arrays(offsets, top_scores),
+        "last_text_date": window.last.astype("datetime64[D]"),
+    }), len(window.weight)
 
 
 def _prototypes(protos_df: pd.DataFrame, hashes: pd.Index,
@@ -756,8 +782,9 @@ def user_text_profile(context: dg.AssetExecutionContext, config: UserTextProfile
             out = build_user_text_profile(con, day, version, config, cache, clusters)
             per_day.append([day, out["users"], out["occurrences"], out["interest_source"],
                             out["prototypes"]])
+            passes = f", window read in {out['passes']} passes" if out["passes"] > 1 else ""
             log(day, f"{out['users']:,} users, {out['prototypes']} prototypes "
-                     f"({out['interest_source']})")
+                     f"({out['interest_source']}){passes}")
         preview = preview_file(con, "preview_user_text_profile", day=days[-1])
     if per_day[-1][4] == 0:
         context.log.warning("No product texts embedded yet: top interests are empty.")

@@ -174,6 +174,21 @@ def test_encoder_version_then_cached_daily_embeddings_and_interests(data_dir, de
         assert abs(np.linalg.norm(interest) - 1) < 1e-4 and texts > 0 and used == version.version
         assert len(top) == 3 and set(top) <= categories
 
+    # a window too large for one read is read in passes over groups of users: same profiles
+    query = ("SELECT user_id, texts, queries, reviews, products, last_text_date, top_interests, "
+             "interest, top_interest_scores FROM ml.user_text_profile "
+             "WHERE profile_date = '2026-10-02' ORDER BY user_id")
+    with duckdb.connect(warehouse) as con:
+        one = con.execute(query).fetchall()
+        (window,) = con.execute("SELECT count(*) FROM ml.text_occurrences").fetchone()
+        out = text.build_user_text_profile(con, "2026-10-02", version.version,
+                                           text.UserTextProfileConfig(rows_per_pass=-(-window // 4)))
+        passes = con.execute(query).fetchall()
+    assert out["passes"] == 4 and out["users"] == len(one)
+    assert [r[:7] for r in passes] == [r[:7] for r in one]
+    for a, b in zip(passes, one, strict=True):
+        assert np.allclose(a[7], b[7], atol=1e-6) and np.allclose(a[8], b[8], atol=1e-4)
+
 
 def test_daily_embeddings_use_the_base_model_until_a_version_is_promoted(data_dir):
     from profiling_assets import text
