@@ -4,7 +4,7 @@
 -- anyway): grouping, sorting and semi-joining the window's ~5M (user, text hash) string pairs
 -- here cost several times more. kind as a code (0 query, 1 review, 2 product, NULL other).
 -- A window read in {passes} passes returns the users of pass {part} (0-based) each time; the
--- two are literals, not parameters: with parameters DuckDB evaluated the filter 6x slower.
+-- two are literals, not parameters: with parameters DuckDB evaluated the filter 12x slower.
 SELECT o.user_id, o.text_hash,
        o.weight * pow(0.5, date_diff('day', o.event_date, $day::DATE) / $half_life_days) AS weight,
        o.event_date,
