@@ -59,7 +59,7 @@ SQL_BY_ASSET: dict[str, tuple[str, ...]] = {
                   "select_purchase_history", "select_rerank_purchases", "select_rerank_item_stats",
                   "select_window_daily_interactions", "summarize_data_signals",
                   "delete_item_factors_version", "insert_item_factors", *_REGISTRY_WRITES),
-    "user_factors": ("create_factor_tables", "select_factor_interactions",
+    "user_factors": ("create_factor_tables", "count_window_events", "select_factor_interactions",
                      "select_factor_active_users", "delete_user_factors_partition",
                      "insert_user_factors", "preview_user_factors"),
     "recommendations": ("create_factor_tables", "select_recommend_users",

@@ -54,12 +54,14 @@ def weight_params(weights: dict[str, float], half_life_days: float) -> dict[str,
 
 def read_interactions(con: duckdb.DuckDBPyConnection, first_day: date, last_day: date, *,
                       weights: dict[str, float], half_life_days: float,
-                      users_day: date | None = None, profiled: bool = False) -> pd.DataFrame:
+                      users_day: date | None = None, profiled: bool = False,
+                      passes: int = 1, part: int = 0) -> pd.DataFrame:
     """(user_id, product_id, weight, purchases, last_date) over first_day..last_day, decayed
     towards last_day; with ``users_day``, of that day's active users (and with ``profiled``
-    of its user_features users too)."""
+    of its user_features users too); of one of ``passes`` disjoint groups of users."""
     return sql.run(con, "select_factor_interactions", first_day=first_day, last_day=last_day,
                    ref_day=last_day, users_day=users_day, profiled=profiled,
+                   literals={"passes": str(passes), "part": str(part)},
                    **weight_params(weights, half_life_days)).df()
 
 
@@ -74,7 +76,11 @@ class Matrix:
     X: sp.csr_matrix           # scaled weights
     purchased: sp.csr_matrix   # bool: the user bought the item in the window
     unknown_items: np.ndarray  # per row: distinct items of the user outside ``items``
-    dropped_items: int         # distinct items left out (too few users, or unknown to a model)
+    dropped: np.ndarray        # the distinct items left out (too few users, or unknown to a model)
+
+    @property
+    def dropped_items(self) -> int:
+        return len(self.dropped)
 
 
 def build_matrix(df: pd.DataFrame, *, items: np.ndarray | None = None,
@@ -92,7 +98,7 @@ def build_matrix(df: pd.DataFrame, *, items: np.ndarray | None = None,
     col = col_of.get_indexer(df["product_id"])
     known = col >= 0
     unknown_per_user = df.loc[~known].groupby("user_id")["product_id"].nunique()
-    dropped = int(df.loc[~known, "product_id"].nunique())
+    dropped = df.loc[~known, "product_id"].unique()
     # purchases with no net weight (returned) stay for the exclusion rule, not in X
     mask = known & ((df["value"] > 0).to_numpy() | (df["purchases"] > 0).to_numpy())
     kept = df[mask].assign(col=col[mask])

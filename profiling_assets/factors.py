@@ -310,13 +310,20 @@ def _model_window(model: LoadedModel, day: date) -> tuple[date, date]:
     return day - timedelta(days=model.window_days - 1), day
 
 
+class UserFactorsConfig(dg.Config):
+    events_per_pass: int = Field(10_000_000, description=(
+        "events of the model's window read at once; a larger window is read in passes over "
+        "disjoint groups of users, so memory follows this, not the window"))
+
+
 @daily_asset(
     table="ml.user_factors",
     deps=["svd_model", "cleaned_events"],
     group_name="factors",
     kinds={"numpy", "duckdb"},
 )
-def user_factors(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+def user_factors(context: dg.AssetExecutionContext, config: UserFactorsConfig,
+                 warehouse: DuckDBResource) -> dg.MaterializeResult:
     """ml.user_factors: factors of the day's active users, folded into the production
     svd_model without refitting: u = r_u V diag(1/sigma), where r_u is the user's weighted row
     (the model's weights, decay and log1p) over the model's window length ending on the
@@ -335,25 +342,37 @@ def user_factors(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -
             model = load_model(registry.require_production(con, MODEL_NAME))
             version = model.version
             first, _ = _model_window(model, day)
-            df = read_interactions(con, first, day, weights=model.weights,
-                                   half_life_days=model.half_life_days, users_day=day)
             active = len(sql.query(con, "select_factor_active_users", day=day))
-        m = build_matrix(df, items=model.factors.items)
-        U = model.factors.fold_in(m.X)
-        known = np.diff(m.X.indptr).astype(np.int32)
-        rows = pa.table({
-            "user_id": m.users,
-            "factors": pa.FixedSizeListArray.from_arrays(pa.array(U.astype(np.float32).ravel()),
-                                                         model.factors.k),
-            "known_items": known, "unknown_items": m.unknown_items.astype(np.int32)})
-        new_items = m.dropped_items
+            (events,) = sql.query(con, "count_window_events", first_day=first, last_day=day)[0]
+        # each user's row is folded in alone: a long or busy window is read in passes over
+        # disjoint groups of users (at 10M events a day, 4 days held 4.5 GiB in one)
+        passes = max(1, -(-events // config.events_per_pass))
+        parts, new_items = [], set()
+        for part in range(passes):
+            with warehouse.get_connection() as con:
+                df = read_interactions(con, first, day, weights=model.weights,
+                                       half_life_days=model.half_life_days, users_day=day,
+                                       passes=passes, part=part)
+            m = build_matrix(df, items=model.factors.items)
+            del df
+            U = model.factors.fold_in(m.X)
+            parts.append(pa.table({
+                "user_id": pa.array(m.users, pa.string()),
+                "factors": pa.FixedSizeListArray.from_arrays(
+                    pa.array(U.astype(np.float32).ravel()), model.factors.k),
+                "known_items": np.diff(m.X.indptr).astype(np.int32),
+                "unknown_items": m.unknown_items.astype(np.int32)}))
+            new_items.update(m.dropped)
+        rows = pa.concat_tables(parts)
+        folded, new_items = rows.num_rows, len(new_items)
         with warehouse.get_connection() as con:
             replace_partition(con, "user_factors", rows=rows, day=day, version=version,
                               now=datetime.now(UTC).replace(tzinfo=None))
-        cold = active - len(m.users)
-        per_day.append([key, active, len(m.users), cold, new_items])
-        log(key, f"{len(m.users):,} of {active:,} active users folded in "
-                 f"({cold:,} without known items); {new_items:,} items new to {version}")
+        cold = active - folded
+        per_day.append([key, active, folded, cold, new_items])
+        passed = f", window read in {passes} passes" if passes > 1 else ""
+        log(key, f"{folded:,} of {active:,} active users folded in "
+                 f"({cold:,} without known items); {new_items:,} items new to {version}{passed}")
     with warehouse.get_connection() as con:
         preview = preview_file(con, "preview_user_factors", day=days[-1])
     last = per_day[-1]
@@ -361,7 +380,7 @@ def user_factors(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -
         "days": days_label(days),
         "model_version": version,
         "dagster/row_count": sum(r[2] for r in per_day),
-        "active_users": last[1], "users_with_factors": last[2],
+        "active_users": last[1], "users_with_factors": last[2], "window_passes": passes,
         "users_without_known_items": last[3], "items_unknown_to_model": last[4],
         "per_day": table_value(
             ["day", "active users", "with factors", "no known items (cold)", "items new to model"],

@@ -170,6 +170,7 @@ def read_recommend_interactions(con: duckdb.DuckDBPyConnection, first: date, las
 
     return read_frame(con, "select_factor_interactions", first_day=first, last_day=last,
                       ref_day=last, users_day=users_day, profiled=True,
+                      literals={"passes": "1", "part": "0"},
                       **weight_params(weights, half_life_days))
 
 

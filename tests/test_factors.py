@@ -328,6 +328,27 @@ def test_pipeline_fits_promotes_folds_in_and_recommends_to_every_profiled_user(d
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM ml.recommendations").fetchone()[0] == len(users) * 10
 
+    # a window read in passes over disjoint groups of users folds in the same users alike
+    query = ("SELECT user_id, known_items, unknown_items, factors FROM ml.user_factors "
+             "WHERE factor_date = ? ORDER BY user_id")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        one = con.execute(query, [day]).fetchall()
+        (events,) = con.execute("SELECT count(*) FROM clean.events").fetchone()
+    passes = dg.materialize([factors.user_factors], partition_key=day, resources=resources,
+                            instance=instance, run_config={"ops": {"user_factors": {"config": {
+                                "events_per_pass": -(-events // 3)}}}})
+    pmeta = passes.asset_materializations_for_node("user_factors")[0].metadata
+    assert {k: pmeta[k].value for k in ("users_with_factors", "items_unknown_to_model",
+                                         "users_without_known_items")} == {
+        k: fmeta[k].value for k in ("users_with_factors", "items_unknown_to_model",
+                                    "users_without_known_items")}
+    assert pmeta["window_passes"].value >= 2 and fmeta["window_passes"].value == 1
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        split = con.execute(query, [day]).fetchall()
+    assert [r[:3] for r in split] == [r[:3] for r in one]
+    for a, b in zip(split, one, strict=True):
+        assert np.allclose(a[3], b[3], atol=1e-5)
+
 
 # --------------------------------------------------------------------------- re-ranker
 
