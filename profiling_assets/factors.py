@@ -311,7 +311,7 @@ def _model_window(model: LoadedModel, day: date) -> tuple[date, date]:
 
 
 class UserFactorsConfig(dg.Config):
-    events_per_pass: int = Field(10_000_000, description=(
+    events_per_pass: int = Field(10_000_000, gt=0, description=(
         "events of the model's window read at once; a larger window is read in passes over "
         "disjoint groups of users, so memory follows this, not the window"))
 

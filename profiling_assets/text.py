@@ -459,7 +459,7 @@ class UserTextProfileConfig(dg.Config):
     window_days: int = Field(30, description="days of text occurrences that count (older ones do not)")
     half_life_days: float = Field(7.0, description="an occurrence's weight halves every this many days")
     top_interests: int = Field(3, description="nearest catalogue categories (or text clusters) kept per user")
-    rows_per_pass: int = Field(8_000_000, description=(
+    rows_per_pass: int = Field(8_000_000, gt=0, description=(
         "window occurrences read into memory at once (about 200 bytes each); a larger window "
         "is read in passes over disjoint groups of users"))
 
@@ -474,8 +474,10 @@ class VectorCache:
         self.index = pd.Index([], dtype=object)
         self.matrix = np.zeros((0, DIM), dtype=np.float32)
 
-    def lookup(self, con: duckdb.DuckDBPyConnection, hashes: np.ndarray) -> tuple[pd.Index, np.ndarray]:
-        """(index, matrix) with one row per hash of ``hashes`` that has an embedding."""
+    def lookup(self, con: duckdb.DuckDBPyConnection, hashes: np.ndarray, *,
+               keep: bool = False) -> tuple[pd.Index, np.ndarray]:
+        """(index, matrix) with one row per hash of ``hashes`` that has an embedding; the
+        cache then holds only those, or with ``keep`` what it held as well."""
         index, matrix = self.index, self.matrix
         missing = hashes[index.get_indexer(hashes) < 0]
         if len(missing):
@@ -488,6 +490,9 @@ class VectorCache:
                       flat.reshape(-1, DIM))
         at = index.get_indexer(hashes)
         at = at[at >= 0]
+        if keep:
+            self.index, self.matrix = index, matrix
+            return index[at], matrix[at]
         self.index, self.matrix = index[at], matrix[at]
         return self.index, self.matrix
 
@@ -671,7 +676,9 @@ def build_user_text_profile(con: duckdb.DuckDBPyConnection, day: str, version: s
     cache = cache or VectorCache(version)
     others = pd.unique(np.concatenate([protos_df["text_hash"].to_numpy(object),
                                        cluster_df["text_hash"].to_numpy(object)]))
-    hashes, V = cache.lookup(con, others)  # the prototypes' texts, kept in every lookup below
+    # the prototypes' texts, asked for in every lookup below too; the texts of the previous
+    # day's window stay cached for this one
+    hashes, V = cache.lookup(con, others, keep=True)
     if source == CATEGORIES:
         names, protos = _prototypes(protos_df, hashes, V)
     elif source == TEXT_CLUSTERS:

@@ -445,3 +445,25 @@ def test_interest_vectors_equal_one_sparse_product_over_sorted_pairs(monkeypatch
     got = text.interest_vectors(window.weights(pd.Index(order).get_indexer(
         texts.to_numpy(zero_copy_only=False)), len(order)), V[pd.Index(hashes).get_indexer(order)])
     assert np.array_equal(got, plain)
+
+
+def test_vector_cache_keeps_the_previous_window_across_a_prototype_lookup():
+    """A day's prototype texts are looked up first, with ``keep``: the texts the previous day's
+    window cached stay cached (not read again), and a plain lookup then holds only its own."""
+    from profiling_assets import text
+    from profiling_assets.resources import prepare_connection
+
+    con = duckdb.connect()
+    prepare_connection(con)
+    for n, h in enumerate("abc"):
+        con.execute("INSERT INTO ml.text_embeddings VALUES ('v', ?, 'product', ?, 1, ?, "
+                    "DATE '2026-10-01', TIMESTAMP '2026-10-01 00:00:00')",
+                    [h, h, [float(n)] * text.DIM])
+    cache = text.VectorCache("v")
+    cache.lookup(con, np.array(["a", "b"], dtype=object))
+    index, matrix = cache.lookup(con, np.array(["c"], dtype=object), keep=True)
+    assert list(index) == ["c"] and matrix[0, 0] == 2.0
+    con.execute("DELETE FROM ml.text_embeddings WHERE text_hash IN ('a', 'c')")  # no re-read
+    index, matrix = cache.lookup(con, np.array(["a", "c", "d"], dtype=object))
+    assert list(index) == ["a", "c"] and list(matrix[:, 0]) == [0.0, 2.0]
+    assert list(cache.index) == ["a", "c"]
