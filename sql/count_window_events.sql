@@ -1,4 +1,5 @@
--- Clean events of a window: how many passes a per-user read of it needs.
-SELECT count(*)
-FROM clean.events
+-- Clean events of a window, from the per-day counts cleaned_events keeps: how many passes a
+-- per-user read of it needs.
+SELECT coalesce(sum(events), 0)
+FROM clean.event_signals
 WHERE event_date BETWEEN $first_day::DATE AND $last_day::DATE;
